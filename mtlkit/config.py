@@ -1,0 +1,35 @@
+"""Settings read from the environment, in one place: fast mode, cache folder, audio constants."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SAMPLE_RATE = 16_000
+"""Sample rate of every waveform in the kit, in Hz."""
+HOP = 160
+"""Samples per frame: one VAD label and one feature frame every 10 ms."""
+WIN = 400
+"""Analysis window of the features in samples (25 ms)."""
+
+
+def fast_mode() -> bool:
+    """Return True when ``MTLKIT_FAST`` is set to anything but '' or '0' (tests and nbval use it)."""
+    return os.environ.get("MTLKIT_FAST", "").strip() not in ("", "0")
+
+
+def pick(full, fast):
+    """Return ``fast`` in fast mode and ``full`` otherwise: the one switch that shrinks work."""
+    return fast if fast_mode() else full
+
+
+def cache_dir() -> Path:
+    """Return the cache folder: ``MTLKIT_CACHE`` or ``~/.cache/mtlkit`` (created if missing)."""
+    path = Path(os.environ.get("MTLKIT_CACHE") or Path.home() / ".cache" / "mtlkit").expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def check_choice(kind: str, value, choices) -> None:
+    """Raise ValueError naming ``value`` and the valid ``choices`` when ``value`` is not one of them."""
+    if value not in choices:
+        raise ValueError(f"unknown {kind} {value!r}; valid {kind}s: {', '.join(map(str, choices))}")

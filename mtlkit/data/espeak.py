@@ -1,0 +1,104 @@
+"""eSpeak NG driven in-process through ctypes, from the library and data inside the espeakng-loader wheel."""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from ..config import cache_dir
+
+_SYNCHRONOUS = 2          # espeak_AUDIO_OUTPUT: AUDIO_OUTPUT_SYNCHRONOUS
+_CHARS_UTF8, _SSML = 1, 0x10
+_RATE = 1                 # espeak_PARAMETER: espeakRATE (words per minute)
+_DATA_PARTS = ("phondata", "phondata-manifest", "phonindex", "phontab", "intonations", "en_dict", "lang", "voices")
+
+
+class _Event(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint), ("text_position", ctypes.c_int),
+                ("length", ctypes.c_int), ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
+                ("user_data", ctypes.c_void_p), ("id", ctypes.c_void_p)]
+
+
+_Callback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
+
+
+def _private_data_dir() -> Path:
+    """Copy the English part of espeak-ng-data once into the cache, so voice variants can be added to it."""
+    import espeakng_loader
+
+    version = metadata.version("espeakng-loader")
+    target = cache_dir() / f"espeak-ng-data-{version}"
+    if target.is_dir():
+        return target
+    source = Path(espeakng_loader.get_data_path())
+    tmp = Path(tempfile.mkdtemp(prefix=".espeak-", dir=cache_dir()))
+    for part in _DATA_PARTS:
+        (shutil.copytree if (source / part).is_dir() else shutil.copy2)(source / part, tmp / part)
+    try:
+        os.rename(tmp, target)          # atomic: the folder appears complete or not at all
+    except OSError:                     # another process won the race
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+class ESpeak:
+    """One in-process eSpeak NG engine (the C library is global state, so use :func:`engine`)."""
+
+    def __init__(self):
+        import espeakng_loader
+
+        self.data_dir = _private_data_dir()
+        self.lib = ctypes.CDLL(espeakng_loader.get_library_path())
+        self.sample_rate = self.lib.espeak_Initialize(_SYNCHRONOUS, 0, str(self.data_dir).encode(), 0)
+        if self.sample_rate <= 0:
+            raise RuntimeError(f"eSpeak NG failed to initialise from {self.data_dir}")
+        self._chunks: list[np.ndarray] = []
+        self._callback = _Callback(self._collect)     # keep a reference: the C side holds only a pointer
+        self.lib.espeak_SetSynthCallback(self._callback)
+        self._voice = None
+
+    def _collect(self, wav, num_samples, events):
+        if num_samples > 0:
+            self._chunks.append(np.ctypeslib.as_array(wav, shape=(num_samples,)).copy())
+        return 0
+
+    def add_variant(self, text: str) -> str:
+        """Write a voice variant file (eSpeak's variant syntax) and return its name, e.g. 'mtlkit-1a2b3c4d'."""
+        name = "mtlkit-" + hashlib.sha1(text.encode()).hexdigest()[:10]
+        path = self.data_dir / "voices" / "!v" / name
+        if not path.exists():
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_text(f"name {name}\nlanguage variant\n{text}")
+            os.replace(tmp, path)
+        return name
+
+    def synth(self, ssml: str, voice: str, rate_wpm: int = 175) -> np.ndarray:
+        """Speak an SSML string with a voice ('en-us' or 'en-us+variant'): int16 samples at ``sample_rate``."""
+        if voice != self._voice:
+            if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
+                raise ValueError(f"eSpeak NG has no voice {voice!r}")
+            self._voice = voice
+        self.lib.espeak_SetParameter(_RATE, int(rate_wpm), 0)
+        text = ssml.encode()
+        self._chunks = []
+        status = self.lib.espeak_Synth(text, len(text) + 1, 0, 0, 0, _SSML | _CHARS_UTF8, None, None)
+        if status != 0:
+            raise RuntimeError(f"eSpeak NG synthesis failed (status {status}) for {ssml!r}")
+        return np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
+
+
+_ENGINE: ESpeak | None = None
+
+
+def engine() -> ESpeak:
+    """Return the process-wide eSpeak NG engine, starting it on first use."""
+    global _ENGINE
+    if _ENGINE is None:
+        _ENGINE = ESpeak()
+    return _ENGINE

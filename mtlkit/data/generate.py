@@ -1,0 +1,206 @@
+"""Generate a labelled speech corpus offline with eSpeak NG: speakers, emotions, accents, keywords, noise, VAD."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from importlib import metadata
+
+import numpy as np
+
+from ..config import HOP, SAMPLE_RATE, cache_dir, check_choice, pick
+from . import noise as N
+from .corpus import Corpus, Utterance, assign_splits, load_corpus, vad_frames
+from .espeak import engine
+from .labels import ACCENTS, EMOTIONS, KEYWORDS, NOISES
+from .speakers import sample_speakers
+
+GENERATOR_VERSION = 1
+"""Bump when generation changes, so that cached corpora are rebuilt."""
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """Everything that determines a generated corpus (with the seed, it is reproducible sample for sample)."""
+
+    speakers: int = 16
+    utterances_per_speaker: int = 30
+    words_per_utterance: tuple[int, int] = (1, 2)
+    emotions: tuple[str, ...] = tuple(EMOTIONS)
+    accents: tuple[str, ...] = ("en-us", "en-gb", "en-gb-scotland", "en-029")
+    keywords: tuple[str, ...] = KEYWORDS
+    noises: tuple[str, ...] = ("none", "white", "pink")
+    snr_db: tuple[float, float] = (20.0, 30.0)
+    reverb: float = 0.0
+    rt60: tuple[float, float] = (0.2, 0.6)
+    jitter: float = 0.04
+    gap_s: tuple[float, float] = (0.15, 0.45)
+    held_out_speakers: int = 4
+    preset: str = "easy"
+    seed: int = 0
+
+    def __post_init__(self):
+        for kind, values, valid in (("emotion", self.emotions, EMOTIONS), ("accent", self.accents, ACCENTS),
+                                    ("keyword", self.keywords, KEYWORDS), ("noise", self.noises, NOISES)):
+            if not values:
+                raise ValueError(f"at least one {kind} is needed; valid {kind}s: {', '.join(valid)}")
+            for value in values:
+                check_choice(kind, value, tuple(valid))
+        if self.speakers < 2 or self.utterances_per_speaker < 1:
+            raise ValueError(f"need >= 2 speakers and >= 1 utterance each, got speakers={self.speakers}, "
+                             f"utterances_per_speaker={self.utterances_per_speaker}")
+        if not 0 <= self.held_out_speakers < self.speakers:
+            raise ValueError(f"held_out_speakers={self.held_out_speakers} must be in [0, speakers={self.speakers})")
+        lo, hi = self.words_per_utterance
+        if not 1 <= lo <= hi:
+            raise ValueError(f"words_per_utterance={self.words_per_utterance} must be (min, max) with 1 <= min <= max")
+
+    def key(self) -> str:
+        """A hash of the config, the generator version and the eSpeak NG data: the cache key."""
+        blob = json.dumps([asdict(self), GENERATOR_VERSION, metadata.version("espeakng-loader")], sort_keys=True)
+        return hashlib.sha1(blob.encode()).hexdigest()[:16]
+
+
+PRESETS = {
+    "easy": dict(),
+    "hard": dict(speakers=24, words_per_utterance=(1, 3), accents=tuple(ACCENTS), noises=NOISES,
+                 snr_db=(0.0, 15.0), reverb=0.5, jitter=0.08, gap_s=(0.08, 0.35)),
+}
+"""Named corpus settings: 'easy' (mostly clean, 4 accents) and 'hard' (noisy, reverberant, all 8 accents)."""
+
+
+def corpus_config(preset: str = "easy", **overrides) -> CorpusConfig:
+    """The config of a preset, shrunk in fast mode, with any field overridden (e.g. speakers=8, seed=1).
+
+    Unless given, a quarter of the speakers (at least one) are held out for meta-learning.
+    """
+    check_choice("preset", preset, tuple(PRESETS))
+    names = {f.name for f in fields(CorpusConfig)}
+    for name in overrides:
+        check_choice("corpus setting", name, tuple(sorted(names)))
+    settings = dict(PRESETS[preset], preset=preset)
+    settings["speakers"] = pick(settings.get("speakers", 16), 10)
+    settings["utterances_per_speaker"] = pick(30, 15)
+    settings.update({k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
+    settings.setdefault("held_out_speakers", max(1, settings["speakers"] // 4))   # a quarter of the speakers
+    return CorpusConfig(**settings)
+
+
+def make_corpus(preset: str = "easy", cache: bool = True, **overrides) -> Corpus:
+    """Generate (or load from the cache) the corpus of a preset; see :func:`corpus_config` for the overrides.
+
+    Introduced in notebooks/00_corpus_tour.ipynb.
+    """
+    config = corpus_config(preset, **overrides)
+    if not cache:
+        return build_corpus(config)
+    folder = cache_dir() / "corpora" / config.key()
+    if folder.is_dir():
+        return load_corpus(folder)
+    corpus = build_corpus(config)
+    try:
+        corpus.save(folder)
+    except FileExistsError:                       # built meanwhile by another process: theirs is complete
+        return load_corpus(folder)
+    return corpus
+
+
+class _Resampler:
+    def __init__(self, rate: int):
+        import torchaudio.transforms as T
+
+        self.ratio = SAMPLE_RATE / rate
+        self.transform = T.Resample(rate, SAMPLE_RATE) if rate != SAMPLE_RATE else None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        import torch
+
+        if self.transform is None:
+            return x
+        with torch.no_grad():
+            return self.transform(torch.from_numpy(x)).numpy()
+
+
+def _ssml(word: str, prosody: dict) -> str:
+    attrs = " ".join(f'{k}="{v:+.0f}%"' for k, v in prosody.items())
+    return f"<speak><prosody {attrs}>{word}</prosody></speak>"
+
+
+def _speak_words(words, voice, prosody, rate_wpm, gaps, rng):
+    """Synthesise words one by one, trim their silences, join them with known gaps: (wave, spans) at eSpeak rate."""
+    tts = engine()
+    rate = tts.sample_rate
+    pieces, spans, pos = [], [], 0
+    for k, word in enumerate(words):
+        raw = tts.synth(_ssml(word, prosody), voice, rate_wpm)
+        voiced = np.flatnonzero(raw)
+        if len(voiced) == 0:
+            raise RuntimeError(f"eSpeak NG produced silence for {word!r} with voice {voice!r}")
+        gap = int(gaps[k] * rate)
+        pieces += [np.zeros(gap, np.float32), raw[voiced[0]:voiced[-1] + 1].astype(np.float32) / 32768]
+        spans.append((pos + gap, pos + gap + voiced[-1] + 1 - voiced[0]))
+        pos = spans[-1][1]
+    pieces.append(np.zeros(int(gaps[-1] * rate), np.float32))
+    return np.concatenate(pieces), spans
+
+
+def build_corpus(config: CorpusConfig) -> Corpus:
+    """Generate the corpus a config describes, deterministically (no cache)."""
+    rng = np.random.default_rng(config.seed)
+    tts = engine()
+    resample = _Resampler(tts.sample_rate)
+    speakers = sample_speakers(config.speakers, config.accents, rng)
+    clean, records = [], []
+    for spk in speakers:
+        voice = f"{ACCENTS[spk.accent]}+{tts.add_variant(spk.variant())}"
+        emo_offset, kw_order = rng.integers(len(config.emotions)), rng.permutation(len(config.keywords))
+        for j in range(config.utterances_per_speaker):
+            emotion = config.emotions[(j + emo_offset) % len(config.emotions)]
+            n_words = int(rng.integers(config.words_per_utterance[0], config.words_per_utterance[1] + 1))
+            first = config.keywords[kw_order[j % len(kw_order)]]
+            words = [first] + [config.keywords[i] for i in rng.integers(0, len(config.keywords), n_words - 1)]
+            prosody = dict(EMOTIONS[emotion])
+            prosody["pitch"] += 100 * config.jitter * rng.standard_normal()
+            prosody["rate"] += 100 * config.jitter * rng.standard_normal()
+            gaps = [rng.uniform(0.1, 0.3)] + list(rng.uniform(*config.gap_s, n_words - 1)) + [rng.uniform(0.1, 0.3)]
+            wave, spans = _speak_words(words, voice, prosody, spk.rate_wpm, gaps, rng)
+            wave = resample(wave) * 10 ** (rng.uniform(-2, 2) / 20)
+            spans = [(round(a * resample.ratio), round(b * resample.ratio)) for a, b in spans]
+            clean.append(wave.astype(np.float32))
+            records.append(dict(id=f"{spk.id}_{j:04d}", speaker=spk.id, emotion=emotion, accent=spk.accent,
+                                words=tuple(words), spans=spans))
+    by_speaker = {}
+    for rec, wave in zip(records, clean):
+        by_speaker.setdefault(rec["speaker"], []).append(wave)
+    utterances = []
+    for rec, wave in zip(records, clean):
+        utterances.append(_add_conditions(rec, wave, by_speaker, config, rng))
+    utterances = assign_splits(utterances, held_out=config.held_out_speakers, seed=config.seed)
+    info = dict(layout=f"mtlkit generated corpus (preset {config.preset})", config=asdict(config),
+                generator_version=GENERATOR_VERSION, key=config.key())
+    return Corpus(utterances, {s.id: s.as_row() for s in speakers}, info)
+
+
+def _add_conditions(rec, wave, by_speaker, config, rng) -> Utterance:
+    """Reverberate and add noise to one clean utterance; label its VAD frames from the dry word spans."""
+    speech = np.zeros(len(wave), bool)
+    for a, b in rec["spans"]:
+        speech[a:b] = True
+    rt60 = float(rng.uniform(*config.rt60)) if rng.random() < config.reverb else 0.0
+    if rt60:
+        wave = N.reverberate(wave, rt60, rng)
+    kind = config.noises[int(rng.integers(len(config.noises)))]
+    snr = float(rng.uniform(*config.snr_db)) if kind != "none" else float("nan")
+    if kind == "white":
+        wave = N.mix_at_snr(wave, N.white_noise(len(wave), rng), snr, speech)
+    elif kind == "pink":
+        wave = N.mix_at_snr(wave, N.pink_noise(len(wave), rng), snr, speech)
+    elif kind == "babble":
+        others = [w for spk, waves in by_speaker.items() if spk != rec["speaker"] for w in waves]
+        wave = N.mix_at_snr(wave, N.babble_noise(len(wave), others, rng), snr, speech)
+    wave = np.clip(wave, -1.0, 1.0)
+    sr = SAMPLE_RATE
+    return Utterance(id=rec["id"], path=f"wavs/{rec['id']}.wav", speaker=rec["speaker"], wave=wave,
+                     emotion=rec["emotion"], accent=rec["accent"], words=rec["words"],
+                     word_spans=tuple((round(a / sr, 4), round(b / sr, 4)) for a, b in rec["spans"]),
+                     noise=kind, snr_db=snr, rt60=rt60, vad=vad_frames(rec["spans"], len(wave), HOP))

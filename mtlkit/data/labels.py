@@ -1,0 +1,28 @@
+"""The label vocabularies of the generated corpus: keywords, emotions, accents, noises."""
+from __future__ import annotations
+
+KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go",
+            "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+"""Speech-Commands-like keyword vocabulary."""
+
+EMOTIONS = {
+    # SSML prosody of each speaking style, relative to the speaker's own voice: pitch level, pitch range,
+    # speaking rate and volume (percent changes).  Measured on one voice: happy is higher and livelier,
+    # sad is low, flat, slow and quiet, angry is loud and fast, fearful is high, narrow and fast.
+    "neutral": dict(pitch=0, range=0, rate=0, volume=0),
+    "happy": dict(pitch=35, range=80, rate=10, volume=15),
+    "sad": dict(pitch=-22, range=-70, rate=-30, volume=-35),
+    "angry": dict(pitch=12, range=40, rate=15, volume=80),
+    "fearful": dict(pitch=45, range=-40, rate=30, volume=-10),
+}
+"""Emotion / speaking style -> prosody changes in percent."""
+
+ACCENTS = {
+    "en-us": "en-us", "en-gb": "en", "en-gb-scotland": "en-gb-scotland", "en-gb-x-rp": "en-gb-x-rp",
+    "en-029": "en-029", "en-us-nyc": "en-us-nyc", "en-gb-x-gbclan": "en-gb-x-gbclan",
+    "en-gb-x-gbcwmd": "en-gb-x-gbcwmd",
+}
+"""English accents of eSpeak NG: accent name -> eSpeak voice."""
+
+NOISES = ("none", "white", "pink", "babble")
+"""Background noise types; babble is a mix of other speakers of the same corpus."""

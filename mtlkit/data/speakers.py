@@ -1,0 +1,57 @@
+"""Synthetic speakers: the voice factors of each one and the eSpeak NG variant that realises them."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..config import check_choice
+from .labels import ACCENTS
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """The voice factors of one speaker (pitch in Hz, formant scale in percent, rate in words per minute)."""
+
+    id: str
+    gender: str
+    accent: str
+    pitch_low: int
+    pitch_high: int
+    formant_scale: int
+    breath: int
+    roughness: int
+    flutter: int
+    rate_wpm: int
+
+    def variant(self) -> str:
+        """Return the eSpeak NG voice-variant text of this speaker."""
+        lines = [f"gender {self.gender}", f"pitch {self.pitch_low} {self.pitch_high}", "formant 0 100 100 100"]
+        for k in range(1, 6):   # higher formants scale a little less, as a longer or shorter vocal tract does
+            scale = 100 + (self.formant_scale - 100) * (1.0 - 0.1 * (k - 1))
+            lines.append(f"formant {k} {round(scale)} 100 100")
+        b = self.breath
+        lines += [f"breath {b} {b} {b // 2} {b // 3} 0 0 0 0", f"roughness {self.roughness}", f"flutter {self.flutter}"]
+        return "\n".join(lines) + "\n"
+
+    def as_row(self) -> dict:
+        """Return the factors as a flat dict (one row of speakers.csv)."""
+        return asdict(self)
+
+
+def sample_speakers(n: int, accents, rng: np.random.Generator, prefix: str = "spk") -> list[Speaker]:
+    """Draw ``n`` distinct speakers, alternating gender and cycling through ``accents``."""
+    for accent in accents:
+        check_choice("accent", accent, tuple(ACCENTS))
+    speakers = []
+    for i in range(n):
+        female = i % 2 == 1
+        low = int(rng.uniform(150, 215) if female else rng.uniform(72, 125))
+        span = int(rng.uniform(0.3, 0.9) * low)
+        speakers.append(Speaker(
+            id=f"{prefix}{i:03d}", gender="female" if female else "male", accent=accents[i % len(accents)],
+            pitch_low=low, pitch_high=low + span,
+            formant_scale=int(rng.uniform(104, 122) if female else rng.uniform(88, 104)),
+            breath=int(rng.choice([0, 0, 10, 20, 35])), roughness=int(rng.integers(0, 4)),
+            flutter=int(rng.integers(0, 25)), rate_wpm=int(rng.uniform(140, 200))))
+    return speakers
