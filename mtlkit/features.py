@@ -147,7 +147,7 @@ class FeatureDataset(torch.utils.data.Dataset):
         return self.items[i]
 
 
-def pitch_track(wave: np.ndarray, fmin: float = 60.0, fmax: float = 400.0) -> np.ndarray:
+def pitch_track(wave: np.ndarray, fmin: float = 60.0, fmax: float = 500.0) -> np.ndarray:
     """F0 in Hz per 10 ms frame (ceil(n/160),) by normalised autocorrelation; 0 where unvoiced."""
     n = len(wave)
     frames = num_frames(n)

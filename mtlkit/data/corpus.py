@@ -65,7 +65,7 @@ def vad_frames(spans: list[tuple[int, int]], num_samples: int, hop: int = HOP) -
 
 
 def _format_spans(spans) -> str:
-    return " ".join(f"{a:.4f}-{b:.4f}" for a, b in spans)
+    return " ".join(f"{a:.5f}-{b:.5f}" for a, b in spans)
 
 
 def _parse_spans(text: str, where: str) -> tuple[tuple[float, float], ...]:

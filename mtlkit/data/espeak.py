@@ -4,8 +4,12 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import pickle
 import shutil
+import subprocess
+import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 
@@ -102,3 +106,63 @@ def engine() -> ESpeak:
     if _ENGINE is None:
         _ENGINE = ESpeak()
     return _ENGINE
+
+
+def _ssml(word: str, prosody: dict) -> str:
+    attrs = " ".join(f'{k}="{v:+.0f}%"' for k, v in prosody.items())
+    return f"<speak><prosody {attrs}>{word}</prosody></speak>"
+
+
+def speak_words(words, voice, prosody, rate_wpm, gaps):
+    """Speak words one by one, trim their silences, join them with the given gaps (s): (wave, spans, rate).
+
+    ``prosody`` holds SSML percent changes (pitch, range, rate, volume); ``gaps`` has len(words) + 1 entries;
+    ``spans`` are the [start, end) samples of each word in ``wave`` (float32 at the eSpeak rate).
+    """
+    tts = engine()
+    rate = tts.sample_rate
+    pieces, spans, pos = [], [], 0
+    for k, word in enumerate(words):
+        raw = tts.synth(_ssml(word, prosody), voice, rate_wpm)
+        voiced = np.flatnonzero(raw)
+        if len(voiced) == 0:
+            raise RuntimeError(f"eSpeak NG produced silence for {word!r} with voice {voice!r}")
+        gap = int(gaps[k] * rate)
+        pieces += [np.zeros(gap, np.float32), raw[voiced[0]:voiced[-1] + 1].astype(np.float32) / 32768]
+        spans.append((pos + gap, pos + gap + voiced[-1] + 1 - voiced[0]))
+        pos = spans[-1][1]
+    pieces.append(np.zeros(int(gaps[-1] * rate), np.float32))
+    return np.concatenate(pieces), spans, rate
+
+
+def _speak_job(job):
+    """Speak one speaker's scripts: job = (variant text, accent voice, [dict(words, prosody, rate_wpm, gaps)])."""
+    variant, accent_voice, scripts = job
+    tts = engine()
+    tts.lib.espeak_ng_SetRandSeed(ctypes.c_long(0))      # breath and roughness noise
+    ctypes.CDLL(None).srand(0)
+    voice = f"{accent_voice}+{tts.add_variant(variant)}"
+    return [speak_words(s["words"], voice, s["prosody"], s["rate_wpm"], s["gaps"]) for s in scripts]
+
+
+def _run_in_fresh_process(job):
+    done = subprocess.run([sys.executable, "-m", __name__], input=pickle.dumps(job), capture_output=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"eSpeak NG worker failed: {done.stderr.decode(errors='replace')[-2000:]}")
+    return pickle.loads(done.stdout)
+
+
+def speak_in_fresh_processes(jobs, workers: int = 2):
+    """Run each job (one speaker) in a fresh Python process, ``workers`` at a time: results in job order.
+
+    eSpeak NG keeps state across calls in C globals that no API resets (pitch flutter phase, noise
+    generators), so the same text comes out a few samples different depending on what was said before.
+    A fresh process per speaker makes each speaker's audio depend on its job alone: reproducible sample
+    for sample, whatever ran before and however many speakers there are.
+    """
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_run_in_fresh_process, jobs))
+
+
+if __name__ == "__main__":
+    sys.stdout.buffer.write(pickle.dumps(_speak_job(pickle.loads(sys.stdin.buffer.read()))))

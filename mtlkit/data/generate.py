@@ -11,7 +11,7 @@ import numpy as np
 from ..config import HOP, SAMPLE_RATE, cache_dir, check_choice, pick
 from . import noise as N
 from .corpus import Corpus, Utterance, assign_splits, load_corpus, vad_frames
-from .espeak import engine
+from .espeak import speak_in_fresh_processes
 from .labels import ACCENTS, EMOTIONS, KEYWORDS, NOISES
 from .speakers import sample_speakers
 
@@ -121,39 +121,14 @@ class _Resampler:
             return self.transform(torch.from_numpy(x)).numpy()
 
 
-def _ssml(word: str, prosody: dict) -> str:
-    attrs = " ".join(f'{k}="{v:+.0f}%"' for k, v in prosody.items())
-    return f"<speak><prosody {attrs}>{word}</prosody></speak>"
-
-
-def _speak_words(words, voice, prosody, rate_wpm, gaps, rng):
-    """Synthesise words one by one, trim their silences, join them with known gaps: (wave, spans) at eSpeak rate."""
-    tts = engine()
-    rate = tts.sample_rate
-    pieces, spans, pos = [], [], 0
-    for k, word in enumerate(words):
-        raw = tts.synth(_ssml(word, prosody), voice, rate_wpm)
-        voiced = np.flatnonzero(raw)
-        if len(voiced) == 0:
-            raise RuntimeError(f"eSpeak NG produced silence for {word!r} with voice {voice!r}")
-        gap = int(gaps[k] * rate)
-        pieces += [np.zeros(gap, np.float32), raw[voiced[0]:voiced[-1] + 1].astype(np.float32) / 32768]
-        spans.append((pos + gap, pos + gap + voiced[-1] + 1 - voiced[0]))
-        pos = spans[-1][1]
-    pieces.append(np.zeros(int(gaps[-1] * rate), np.float32))
-    return np.concatenate(pieces), spans
-
-
 def build_corpus(config: CorpusConfig) -> Corpus:
     """Generate the corpus a config describes, deterministically (no cache)."""
     rng = np.random.default_rng(config.seed)
-    tts = engine()
-    resample = _Resampler(tts.sample_rate)
     speakers = sample_speakers(config.speakers, config.accents, rng)
-    clean, records = [], []
+    jobs, records = [], []
     for spk in speakers:
-        voice = f"{ACCENTS[spk.accent]}+{tts.add_variant(spk.variant())}"
         emo_offset, kw_order = rng.integers(len(config.emotions)), rng.permutation(len(config.keywords))
+        scripts = []
         for j in range(config.utterances_per_speaker):
             emotion = config.emotions[(j + emo_offset) % len(config.emotions)]
             n_words = int(rng.integers(config.words_per_utterance[0], config.words_per_utterance[1] + 1))
@@ -163,18 +138,20 @@ def build_corpus(config: CorpusConfig) -> Corpus:
             prosody["pitch"] += 100 * config.jitter * rng.standard_normal()
             prosody["rate"] += 100 * config.jitter * rng.standard_normal()
             gaps = [rng.uniform(0.1, 0.3)] + list(rng.uniform(*config.gap_s, n_words - 1)) + [rng.uniform(0.1, 0.3)]
-            wave, spans = _speak_words(words, voice, prosody, spk.rate_wpm, gaps, rng)
-            wave = resample(wave) * 10 ** (rng.uniform(-2, 2) / 20)
-            spans = [(round(a * resample.ratio), round(b * resample.ratio)) for a, b in spans]
-            clean.append(wave.astype(np.float32))
+            scripts.append(dict(words=words, prosody=prosody, rate_wpm=spk.rate_wpm, gaps=gaps))
             records.append(dict(id=f"{spk.id}_{j:04d}", speaker=spk.id, emotion=emotion, accent=spk.accent,
-                                words=tuple(words), spans=spans))
+                                words=tuple(words), gain_db=rng.uniform(-2, 2)))
+        jobs.append((spk.variant(), ACCENTS[spk.accent], scripts))
+    spoken = [utt for speaker in speak_in_fresh_processes(jobs) for utt in speaker]
+    resample = _Resampler(spoken[0][2])
+    clean = []
+    for rec, (wave, spans, _) in zip(records, spoken):
+        clean.append((resample(wave) * 10 ** (rec["gain_db"] / 20)).astype(np.float32))
+        rec["spans"] = [(round(a * resample.ratio), round(b * resample.ratio)) for a, b in spans]
     by_speaker = {}
     for rec, wave in zip(records, clean):
         by_speaker.setdefault(rec["speaker"], []).append(wave)
-    utterances = []
-    for rec, wave in zip(records, clean):
-        utterances.append(_add_conditions(rec, wave, by_speaker, config, rng))
+    utterances = [_add_conditions(rec, wave, by_speaker, config, rng) for rec, wave in zip(records, clean)]
     utterances = assign_splits(utterances, held_out=config.held_out_speakers, seed=config.seed)
     info = dict(layout=f"mtlkit generated corpus (preset {config.preset})", config=asdict(config),
                 generator_version=GENERATOR_VERSION, key=config.key())
@@ -202,5 +179,5 @@ def _add_conditions(rec, wave, by_speaker, config, rng) -> Utterance:
     sr = SAMPLE_RATE
     return Utterance(id=rec["id"], path=f"wavs/{rec['id']}.wav", speaker=rec["speaker"], wave=wave,
                      emotion=rec["emotion"], accent=rec["accent"], words=rec["words"],
-                     word_spans=tuple((round(a / sr, 4), round(b / sr, 4)) for a, b in rec["spans"]),
+                     word_spans=tuple((round(a / sr, 5), round(b / sr, 5)) for a, b in rec["spans"]),
                      noise=kind, snr_db=snr, rt60=rt60, vad=vad_frames(rec["spans"], len(wave), HOP))
