@@ -1,0 +1,268 @@
+"""Tests for the learn2learn install: import, a real MAML step, and the installer helpers.
+
+learn2learn tests skip when it is not importable, unless MTLKIT_REQUIRE_L2L is set
+(to anything but "" or "0"), in which case they fail. Install it with
+``python -m mtlkit.install_learn2learn``.
+"""
+
+import copy
+import io
+import os
+import sys
+import tarfile
+import zipfile
+
+import pytest
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from mtlkit import install_learn2learn as inst
+
+LR = 0.1
+
+
+def _learn2learn():
+    """Import learn2learn; skip if absent, or fail when MTLKIT_REQUIRE_L2L is set."""
+    try:
+        import learn2learn
+    except ImportError as exc:
+        message = (f"learn2learn is not importable ({exc}); "
+                   "install it with `python -m mtlkit.install_learn2learn`")
+        if os.environ.get("MTLKIT_REQUIRE_L2L", "") not in ("", "0"):
+            pytest.fail(f"MTLKIT_REQUIRE_L2L is set but {message}")
+        pytest.skip(message)
+    return learn2learn
+
+
+# --- (a) import -------------------------------------------------------------
+
+
+def test_import_and_version():
+    l2l = _learn2learn()
+    assert l2l.__version__ == "0.2.0"
+    assert hasattr(l2l.algorithms, "MAML")
+
+
+def test_cython_extensions_are_compiled():
+    _learn2learn()
+    from learn2learn.data import meta_dataset, task_dataset, transforms
+
+    for module in (meta_dataset, task_dataset, transforms):
+        assert module.__file__.endswith((".so", ".pyd")), module.__file__
+
+
+# --- (b) a real MAML clone/adapt step ----------------------------------------
+
+
+def _regression_task():
+    """Return (model, support x/y, query x/y) for a small nonlinear regression."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 1)).double()
+    xs, xq = torch.randn(10, 3, dtype=torch.float64), torch.randn(6, 3, dtype=torch.float64)
+    ys, yq = torch.sin(xs.sum(1, keepdim=True)), torch.cos(xq.sum(1, keepdim=True))
+    return model, xs, ys, xq, yq
+
+
+def _mse(pred, target):
+    return ((pred - target) ** 2).mean()
+
+
+def _hand_adapted(model, xs, ys, create_graph):
+    """Return {name: theta - LR * grad} computed directly with autograd."""
+    names, params = zip(*model.named_parameters())
+    grads = torch.autograd.grad(_mse(model(xs), ys), params, create_graph=create_graph)
+    return {n: p - LR * g for n, p, g in zip(names, params, grads)}
+
+
+def _maml_query_grads(l2l, model, xs, ys, xq, yq, first_order):
+    """Adapt a clone once with learn2learn's MAML; return (learner, grads on model)."""
+    model.zero_grad()
+    maml = l2l.algorithms.MAML(model, lr=LR, first_order=first_order)
+    learner = maml.clone()
+    learner.adapt(_mse(learner(xs), ys))
+    _mse(learner(xq), yq).backward()
+    grads = {n: p.grad.clone() if p.grad is not None else None
+             for n, p in model.named_parameters()}
+    return learner, grads
+
+
+def test_maml_adapt_matches_hand_computed_step():
+    l2l = _learn2learn()
+    model, xs, ys, xq, yq = _regression_task()
+    before = copy.deepcopy(model.state_dict())
+    expected = _hand_adapted(model, xs, ys, create_graph=False)
+
+    learner, _ = _maml_query_grads(l2l, model, xs, ys, xq, yq, first_order=False)
+
+    adapted = dict(learner.module.named_parameters())
+    assert adapted.keys() == expected.keys()
+    for name, value in expected.items():
+        torch.testing.assert_close(adapted[name].detach(), value.detach())
+        assert not torch.allclose(adapted[name], before[name]), name
+    for name, value in model.state_dict().items():  # adapt() must not touch theta
+        torch.testing.assert_close(value, before[name])
+
+
+def test_maml_second_order_gradient_reaches_original_params():
+    l2l = _learn2learn()
+    model, xs, ys, xq, yq = _regression_task()
+
+    # Independent second-order meta-gradient: d L_q(theta - lr * dL_s/dtheta) / dtheta.
+    adapted = _hand_adapted(model, xs, ys, create_graph=True)
+    params = [p for _, p in model.named_parameters()]
+    query_loss = _mse(functional_call(model, adapted, (xq,)), yq)
+    hand_second = dict(zip(adapted, torch.autograd.grad(query_loss, params)))
+
+    # Independent first-order meta-gradient: dL_q/dtheta' evaluated at theta'.
+    detached = {n: v.detach().requires_grad_() for n, v in adapted.items()}
+    fo_loss = _mse(functional_call(model, detached, (xq,)), yq)
+    hand_first = dict(zip(detached, torch.autograd.grad(fo_loss, list(detached.values()))))
+
+    _, second = _maml_query_grads(l2l, model, xs, ys, xq, yq, first_order=False)
+    _, first = _maml_query_grads(l2l, model, xs, ys, xq, yq, first_order=True)
+
+    for name in hand_second:
+        assert second[name] is not None, name
+        assert torch.isfinite(second[name]).all(), name
+        torch.testing.assert_close(second[name], hand_second[name])
+        torch.testing.assert_close(first[name], hand_first[name])
+    differs = [n for n in second if not torch.allclose(second[n], first[n], atol=1e-8)]
+    assert differs, "second-order MAML gradient equals the first-order one"
+
+
+# --- (c) installer helpers ----------------------------------------------------
+
+
+@pytest.mark.parametrize("torch_version, torchvision", [
+    ("2.11.0", "0.26"),
+    ("2.11.0+cu130", "0.26"),
+    ("2.0.1", "0.15"),
+    ("2.5.1+cpu", "0.20"),
+    ("1.13.1", "0.14"),
+    ("2.12.0", "0.27"),  # beyond the table: the 2.N -> 0.(N+15) pattern
+])
+def test_torchvision_for_torch(torch_version, torchvision):
+    assert inst.torchvision_for_torch(torch_version) == torchvision
+
+
+@pytest.mark.parametrize("bad", ["1.5.0", "nightly", "3"])
+def test_torchvision_for_torch_rejects_unknown(bad):
+    with pytest.raises(ValueError):
+        inst.torchvision_for_torch(bad)
+
+
+def test_torchvision_requirement_pins_minor_release():
+    assert inst.torchvision_requirement("2.11.0+cu130") == "torchvision==0.26.*"
+
+
+def test_table_agrees_with_installed_torchvision():
+    torchvision = pytest.importorskip("torchvision")
+    installed = ".".join(torchvision.__version__.split("+")[0].split(".")[:2])
+    assert inst.torchvision_for_torch(torch.__version__) == installed
+
+
+def _touch(root, *relpaths):
+    for rel in relpaths:
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+
+
+def _files(root):
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+def test_remove_generated_c_files(tmp_path):
+    _touch(tmp_path,
+           "learn2learn/data/a.pyx", "learn2learn/data/a.c",
+           "learn2learn/data/b.pyx", "learn2learn/data/b.cpp", "learn2learn/data/b.pxd",
+           "learn2learn/data/handwritten.c",
+           "learn2learn/data/only_source.pyx",
+           "learn2learn/sub/deep/e.pyx", "learn2learn/sub/deep/e.c",
+           ".eggs/Cython.egg/Cython/Utility/x.pyx", ".eggs/Cython.egg/Cython/Utility/x.c")
+
+    removed = inst.remove_generated_c_files(tmp_path)
+
+    assert {p.relative_to(tmp_path).as_posix() for p in removed} == {
+        "learn2learn/data/a.c", "learn2learn/data/b.cpp", "learn2learn/sub/deep/e.c"}
+    assert _files(tmp_path) == {
+        "learn2learn/data/a.pyx", "learn2learn/data/b.pyx", "learn2learn/data/b.pxd",
+        "learn2learn/data/handwritten.c", "learn2learn/data/only_source.pyx",
+        "learn2learn/sub/deep/e.pyx",
+        ".eggs/Cython.egg/Cython/Utility/x.pyx", ".eggs/Cython.egg/Cython/Utility/x.c"}
+
+
+def test_remove_stray_packages(tmp_path):
+    _touch(tmp_path, "learn2learn/__init__.py", "learn2learn/data/__init__.py",
+           "tests/__init__.py", "tests/unit/t.py", "docs/index.md", "setup.py")
+
+    removed = inst.remove_stray_packages(tmp_path)
+
+    assert [p.name for p in removed] == ["tests"]
+    assert _files(tmp_path) == {"learn2learn/__init__.py", "learn2learn/data/__init__.py",
+                                "docs/index.md", "setup.py"}
+
+
+def _tar_with(path, names):
+    with tarfile.open(path, "w:gz") as tar:
+        for name in names:
+            info = tarfile.TarInfo(name)
+            info.size = 2
+            tar.addfile(info, io.BytesIO(b"ok"))
+
+
+def test_safe_extract_extracts_normal_archive(tmp_path):
+    archive = tmp_path / "good.tar.gz"
+    _tar_with(archive, ["pkg-1.0/setup.py", "pkg-1.0/pkg/__init__.py"])
+    inst.safe_extract(archive, tmp_path / "out")
+    assert _files(tmp_path / "out") == {"pkg-1.0/setup.py", "pkg-1.0/pkg/__init__.py"}
+
+
+def test_safe_extract_refuses_path_traversal(tmp_path):
+    archive = tmp_path / "evil.tar.gz"
+    _tar_with(archive, ["../escaped.txt"])
+    (tmp_path / "out").mkdir()
+    with pytest.raises((tarfile.TarError, ValueError)):
+        inst.safe_extract(archive, tmp_path / "out")
+    assert not (tmp_path / "escaped.txt").exists()
+
+
+def _wheel_with(path, names):
+    with zipfile.ZipFile(path, "w") as wheel:
+        for name in names:
+            wheel.writestr(name, "")
+
+
+GOOD_WHEEL = [
+    "learn2learn/__init__.py",
+    "learn2learn/data/meta_dataset.cpython-311-x86_64-linux-gnu.so",
+    "learn2learn/data/task_dataset.cpython-311-x86_64-linux-gnu.so",
+    "learn2learn/data/transforms.cpython-311-x86_64-linux-gnu.so",
+    "learn2learn-0.2.0.dist-info/RECORD",
+]
+
+
+def test_wheel_problems_accepts_complete_wheel(tmp_path):
+    _wheel_with(tmp_path / "w.whl", GOOD_WHEEL)
+    assert inst.wheel_problems(tmp_path / "w.whl") == []
+
+
+def test_wheel_problems_reports_missing_extension_and_stray_package(tmp_path):
+    names = [n for n in GOOD_WHEEL if "transforms" not in n] + ["tests/__init__.py"]
+    _wheel_with(tmp_path / "w.whl", names)
+    problems = inst.wheel_problems(tmp_path / "w.whl")
+    assert len(problems) == 2
+    assert any("learn2learn.data.transforms" in p for p in problems)
+    assert any("'tests'" in p for p in problems)
+
+
+def test_parse_args_defaults():
+    args = inst.parse_args([])
+    assert (args.version, args.python, args.force, args.quiet) == (
+        "0.2.0", sys.executable, False, False)
+
+
+def test_main_reports_failing_step(tmp_path, capsys):
+    assert inst.main(["--python", str(tmp_path / "no-such-python")]) == 1
+    assert "step 'find target python' failed" in capsys.readouterr().err
