@@ -1,0 +1,23 @@
+import os
+import tempfile
+
+import pytest
+
+# Tests never touch the user's cache: make test sets MTLKIT_CACHE, a bare pytest run gets a temporary one.
+os.environ.setdefault("MTLKIT_CACHE", tempfile.mkdtemp(prefix="mtlkit-test-cache-"))
+
+
+@pytest.fixture(scope="session")
+def clean_corpus():
+    """A small corpus without noise or reverberation: silence between words is exact zeros."""
+    from mtlkit.data import build_corpus, corpus_config
+
+    return build_corpus(corpus_config("easy", speakers=8, utterances_per_speaker=10, noises=("none",), seed=3))
+
+
+@pytest.fixture(scope="session")
+def hard_corpus():
+    """A small corpus of the hard preset (noise, reverberation, babble, all accents)."""
+    from mtlkit.data import build_corpus, corpus_config
+
+    return build_corpus(corpus_config("hard", speakers=8, utterances_per_speaker=6, seed=1))

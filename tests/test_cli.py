@@ -1,0 +1,35 @@
+"""The mtlkit command line."""
+import subprocess
+import sys
+
+import pytest
+
+from mtlkit.cli import main
+
+
+def test_corpus_make_then_info(tmp_path, capsys):
+    out = tmp_path / "corpus"
+    assert main(["corpus", "make", "--out", str(out), "--speakers", "4", "--utterances-per-speaker", "5",
+                 "--preset", "hard", "--seed", "2"]) == 0
+    assert "wrote 20 utterances" in capsys.readouterr().out
+    assert (out / "metadata.csv").is_file() and len(list((out / "wavs").iterdir())) == 20
+    assert main(["corpus", "info", str(out)]) == 0
+    info = capsys.readouterr().out
+    assert "utterances: 20   speakers: 4" in info and "preset hard" in info
+    assert "tasks: vad, speaker, emotion, keyword, accent" in info and "heldout=5" in info
+
+
+def test_errors_are_one_line_with_status_2(tmp_path, capsys):
+    (tmp_path / "keep.txt").write_text("x")
+    assert main(["corpus", "make", "--out", str(tmp_path), "--speakers", "2"]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert main(["corpus", "info", str(tmp_path / "nope")]) == 2
+    assert "nope does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        main(["corpus", "make", "--out", str(tmp_path / "x"), "--preset", "medium"])
+    assert stop.value.code == 2 and "invalid choice: 'medium' (choose from" in capsys.readouterr().err
+
+
+def test_console_script_is_installed():
+    done = subprocess.run([sys.executable, "-m", "mtlkit.cli", "corpus", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "make" in done.stdout and "info" in done.stdout

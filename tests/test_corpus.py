@@ -1,0 +1,200 @@
+"""The generated corpus: determinism, exact word spans and VAD labels, measurable speakers and emotions."""
+import numpy as np
+import pytest
+
+from mtlkit.config import HOP
+from mtlkit.data import ACCENTS, EMOTIONS, KEYWORDS, build_corpus, corpus_config, vad_frames
+from mtlkit.data import noise as N
+from mtlkit.features import pitch_track
+
+
+def test_same_seed_same_corpus_sample_for_sample():
+    config = corpus_config("hard", speakers=4, utterances_per_speaker=3, seed=7)
+    a, b = build_corpus(config), build_corpus(config)
+    assert [u.id for u in a] == [u.id for u in b]
+    for u, v in zip(a, b):
+        assert np.array_equal(u.wave, v.wave) and np.array_equal(u.vad, v.vad)
+        assert (u.words, u.emotion, u.noise, u.split) == (v.words, v.emotion, v.noise, v.split)
+    c = build_corpus(corpus_config("hard", speakers=4, utterances_per_speaker=3, seed=8))
+    assert any(len(u.wave) != len(v.wave) or not np.array_equal(u.wave, v.wave) for u, v in zip(a, c))
+
+
+def test_no_two_utterances_are_copies(clean_corpus):
+    seen = {}
+    for u in clean_corpus:
+        seen.setdefault((u.speaker, u.words, u.emotion), []).append(u.wave)
+    repeats = [w for w in seen.values() if len(w) > 1]
+    for waves in repeats:
+        assert not any(np.array_equal(waves[0], w) for w in waves[1:])
+
+
+def test_word_spans_are_exact_in_clean_audio(clean_corpus):
+    for u in clean_corpus:
+        inside = np.zeros(len(u.wave), bool)
+        for a, b in u.word_spans:
+            s, e = round(a * 16000), round(b * 16000)
+            inside[s:e] = True
+            # the span starts and ends on speech: energy in its first and last 10 ms
+            assert np.abs(u.wave[s:s + 160]).max() > 1e-3 and np.abs(u.wave[e - 160:e]).max() > 1e-3
+        # more than 1 ms (the resampling filter's reach) away from every span there is silence
+        near = np.convolve(inside, np.ones(33), mode="same") > 0
+        assert np.abs(u.wave[~near]).max() < 1e-3 * np.abs(u.wave).max()
+        assert len(u.word_spans) == len(u.words)
+        assert all(b2 > a2 >= b1 for (_, b1), (a2, b2) in zip(u.word_spans, u.word_spans[1:]))
+
+
+def test_vad_labels_match_a_hand_count_of_span_samples(clean_corpus):
+    for u in list(clean_corpus)[:20]:
+        n = len(u.wave)
+        spans = [(round(a * 16000), round(b * 16000)) for a, b in u.word_spans]
+        expected = []
+        for j in range(-(-n // HOP)):
+            lo, hi = j * HOP, min((j + 1) * HOP, n)
+            speech = sum(max(0, min(hi, e) - max(lo, s)) for s, e in spans)
+            expected.append(1 if 2 * speech >= HOP else 0)
+        assert u.vad.tolist() == expected
+
+
+def test_vad_frames_rule_by_hand():
+    # frame 0: 80 speech samples of 160 -> speech; frame 1: 79 -> not; frame 2: none; last partial frame
+    labels = vad_frames([(80, 160), (320 + 81, 480), (500, 520)], num_samples=520, hop=160)
+    assert labels.tolist() == [1, 0, 0, 0]
+    assert vad_frames([(0, 100)], 100).tolist() == [1]
+
+
+def test_labels_are_balanced_and_in_range(clean_corpus):
+    counts = clean_corpus.counts("emotion")
+    assert set(counts) == set(EMOTIONS) and max(counts.values()) - min(counts.values()) <= 8
+    assert all(w in KEYWORDS for u in clean_corpus for w in u.words)
+    assert all(1 <= len(u.words) <= 2 for u in clean_corpus)
+    assert clean_corpus.tasks() == ["vad", "speaker", "emotion", "keyword", "accent"]
+
+
+def test_speakers_differ_in_measured_pitch_as_their_factors_say(clean_corpus):
+    measured, target = [], []
+    for spk in clean_corpus.speaker_ids():
+        f0 = np.concatenate([pitch_track(u.wave)[(u.vad == 1)] for u in clean_corpus
+                             if u.speaker == spk and u.emotion == "neutral"])
+        measured.append(np.median(f0[f0 > 0]))
+        target.append(clean_corpus.speakers[spk]["pitch_low"])
+    ranks = lambda x: np.argsort(np.argsort(x))
+    spearman = np.corrcoef(ranks(measured), ranks(target))[0, 1]
+    assert spearman > 0.8, (measured, target)
+
+
+def _speaker_relative(corpus, stat):
+    """stat(utterance) per emotion, divided by the same speaker's neutral mean."""
+    out = {e: [] for e in EMOTIONS}
+    for spk in corpus.speaker_ids():
+        mine = [u for u in corpus if u.speaker == spk]
+        base = np.nanmean([stat(u) for u in mine if u.emotion == "neutral"])
+        for e in EMOTIONS:
+            out[e].append(np.nanmean([stat(u) for u in mine if u.emotion == e]) / base)
+    return {e: np.array(v) for e, v in out.items()}
+
+
+def test_emotions_change_pitch_duration_and_loudness_as_designed(clean_corpus):
+    def f0(u):
+        p = pitch_track(u.wave)[u.vad == 1]
+        return np.median(p[p > 0]) if (p > 0).sum() >= 3 else np.nan
+
+    def word_duration(u):
+        return np.mean([b - a for a, b in u.word_spans])
+
+    def loudness(u):
+        return np.sqrt(np.mean(u.wave[np.repeat(u.vad, HOP)[:len(u.wave)] == 1] ** 2))
+
+    pitch = _speaker_relative(clean_corpus, f0)
+    assert (pitch["happy"] > 1.1).mean() >= 0.8 and (pitch["fearful"] > 1.1).mean() >= 0.8
+    assert (pitch["sad"] < 0.95).mean() >= 0.8
+    duration = _speaker_relative(clean_corpus, word_duration)
+    assert (duration["sad"] > 1.15).mean() >= 0.8 and (duration["fearful"] < 0.95).mean() >= 0.8
+    level = _speaker_relative(clean_corpus, loudness)
+    assert (level["angry"] > 1.3).mean() >= 0.8 and (level["sad"] < 0.85).mean() >= 0.8
+
+
+def test_accents_sound_different():
+    from mtlkit.data.espeak import speak_words
+
+    waves = {a: speak_words(["seven"], v, dict(pitch=0, range=0, rate=0, volume=0), 175, [0.1, 0.1])[0]
+             for a, v in ACCENTS.items()}
+    lengths = {len(w) for w in waves.values()}
+    assert len(lengths) >= 4
+    assert not np.array_equal(waves["en-us"], waves["en-gb-scotland"][: len(waves["en-us"])])
+
+
+def test_hard_preset_has_noise_reverb_and_every_accent(hard_corpus):
+    assert set(hard_corpus.counts("noise")) <= {"none", "white", "pink", "babble"}
+    assert len(hard_corpus.counts("noise")) >= 3
+    assert any(u.rt60 > 0 for u in hard_corpus) and any(u.rt60 == 0 for u in hard_corpus)
+    assert set(hard_corpus.counts("accent")) == set(ACCENTS)
+    noisy = [u for u in hard_corpus if u.noise != "none"]
+    assert all(0 <= u.snr_db <= 15 for u in noisy)
+
+
+def test_splits_hold_out_whole_speakers(clean_corpus):
+    held = {u.speaker for u in clean_corpus if u.split == "heldout"}
+    trained = {u.speaker for u in clean_corpus if u.split in ("train", "val", "test")}
+    assert len(held) == 2 and not held & trained and len(trained) == 6
+    for spk in trained:
+        splits = [u.split for u in clean_corpus if u.speaker == spk]
+        assert splits.count("train") == 7 and splits.count("val") == 2 and splits.count("test") == 1
+    assert len(clean_corpus.split("heldout")) == 20
+
+
+def test_mix_at_snr_hits_the_requested_ratio():
+    rng = np.random.default_rng(0)
+    speech = np.sin(np.arange(16000) * 0.05).astype(np.float32)
+    noise = N.white_noise(16000, rng)
+    for snr in (0.0, 7.5, 20.0):
+        mixed = N.mix_at_snr(speech, noise, snr)
+        added = mixed.astype(np.float64) - speech
+        measured = 10 * np.log10(np.mean(speech.astype(np.float64) ** 2) / np.mean(added ** 2))
+        assert abs(measured - snr) < 1e-3
+
+
+def test_pink_noise_falls_3_db_per_octave():
+    x = N.pink_noise(2 ** 16, np.random.default_rng(1))
+    power = np.abs(np.fft.rfft(x)) ** 2
+    freqs = np.arange(len(power))
+    band = (freqs > 10) & (freqs < 2 ** 14)
+    slope = np.polyfit(np.log10(freqs[band]), np.log10(power[band]), 1)[0]
+    assert -1.15 < slope < -0.85
+    assert abs(x.std() - 1) < 1e-3
+
+
+def test_babble_is_made_of_the_given_talkers():
+    rng = np.random.default_rng(0)
+    talkers = [np.sin(np.arange(4000) * f).astype(np.float32) for f in (0.01, 0.02, 0.03)]
+    babble = N.babble_noise(8000, talkers, rng, talkers=3)
+    spectrum = np.abs(np.fft.rfft(babble, 2 ** 15))
+    at = lambda omega: spectrum[round(omega * 2 ** 15 / (2 * np.pi))]
+    assert all(at(omega) > 50 * np.median(spectrum) for omega in (0.01, 0.02, 0.03))
+    assert at(0.05) < 0.05 * min(at(0.01), at(0.02), at(0.03))
+    assert abs(babble.std() - 1) < 1e-3
+    with pytest.raises(ValueError, match="other speakers"):
+        N.babble_noise(10, [], rng)
+
+
+def test_room_impulse_response_decays_60_db_at_rt60():
+    h = N.room_impulse_response(0.4, np.random.default_rng(0))
+    assert len(h) == 6400 and h[0] == h.max()
+    tail = np.sum(h[-640:] ** 2) / np.sum(h[1:641] ** 2)
+    assert 10 * np.log10(tail) < -40
+
+
+@pytest.mark.parametrize("field, value, valid", [
+    ("accents", ("en-au",), "en-us"), ("emotions", ("bored",), "happy"),
+    ("noises", ("traffic",), "babble"), ("keywords", ("maybe",), "stop")])
+def test_unknown_names_list_the_valid_ones(field, value, valid):
+    with pytest.raises(ValueError, match=rf"{value[0]!r}.*{valid}"):
+        corpus_config("easy", **{field: value})
+
+
+def test_unknown_preset_and_setting_are_named():
+    with pytest.raises(ValueError, match="'medium'.*easy, hard"):
+        corpus_config("medium")
+    with pytest.raises(ValueError, match="'speeker'.*speakers"):
+        corpus_config("easy", speeker=3)
+    with pytest.raises(ValueError, match="held_out_speakers=4"):
+        corpus_config("easy", speakers=4, held_out_speakers=4)

@@ -1,0 +1,104 @@
+"""The folder format: round trip, bring-your-own data, and clear errors on bad folders."""
+import csv
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from mtlkit.data import load_corpus
+
+
+def test_save_and_load_round_trip(clean_corpus, tmp_path):
+    folder = clean_corpus.save(tmp_path / "corpus")
+    back = load_corpus(folder)
+    assert len(back) == len(clean_corpus) and back.tasks() == clean_corpus.tasks()
+    for u, v in zip(clean_corpus, back):
+        assert (u.id, u.speaker, u.emotion, u.accent, u.words, u.noise, u.split) == \
+               (v.id, v.speaker, v.emotion, v.accent, v.words, v.noise, v.split)
+        assert np.allclose(u.word_spans, v.word_spans, atol=1e-5)
+        assert np.abs(u.wave - v.wave).max() <= 1 / 32768 + 1e-7     # 16-bit PCM
+        assert np.array_equal(u.vad, v.vad)
+    assert back.speakers["spk000"]["pitch_low"] == str(clean_corpus.speakers["spk000"]["pitch_low"])
+    assert back.info["config"]["seed"] == 3
+
+
+def test_saving_over_a_non_empty_folder_refuses_and_keeps_it(clean_corpus, tmp_path):
+    (tmp_path / "mine.txt").write_text("precious")
+    with pytest.raises(FileExistsError, match="not empty"):
+        clean_corpus.save(tmp_path)
+    assert (tmp_path / "mine.txt").read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"]
+
+
+def _user_folder(tmp_path, rate=8000, channels=2, rows=None):
+    """A bring-your-own-data folder: stereo 8 kHz wavs, only the required columns plus emotion."""
+    (tmp_path / "audio").mkdir()
+    rng = np.random.default_rng(0)
+    rows = rows or [dict(path=f"audio/{s}_{k}.wav", speaker=s, emotion=e)
+                    for s in ("ann", "bob", "cy", "dee", "eve") for k, e in enumerate(("happy", "sad", "happy"))]
+    for row in rows:
+        sf.write(tmp_path / row["path"], 0.1 * rng.standard_normal((rate // 2, channels)), rate)
+    with open(tmp_path / "metadata.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return tmp_path
+
+
+def test_user_folder_is_resampled_mixed_down_and_split(tmp_path):
+    corpus = load_corpus(_user_folder(tmp_path))
+    assert len(corpus) == 15 and corpus.tasks() == ["speaker", "emotion"]
+    assert all(u.wave.ndim == 1 and len(u.wave) == 8000 for u in corpus)          # 0.5 s at 16 kHz
+    assert corpus.counts("split")["heldout"] == 3                                 # one of five speakers
+    assert corpus.classes("emotion") == ["happy", "sad"]
+    with pytest.raises(ValueError, match="no vad labels.*speaker, emotion"):
+        corpus.require("vad")
+    with pytest.raises(ValueError, match="no keyword labels"):
+        corpus.labels("keyword")
+    with pytest.raises(ValueError, match="unknown task 'pitch'.*vad, speaker"):
+        corpus.require("pitch")
+
+
+def test_missing_wav_is_named(tmp_path):
+    folder = _user_folder(tmp_path)
+    (folder / "audio" / "bob_1.wav").unlink()
+    with pytest.raises(FileNotFoundError, match="bob_1.wav"):
+        load_corpus(folder)
+
+
+def test_corrupted_wav_is_named(tmp_path):
+    folder = _user_folder(tmp_path)
+    (folder / "audio" / "cy_2.wav").write_bytes(b"RIFF\x00\x00garbage" * 10)
+    with pytest.raises(ValueError, match="cy_2.wav"):
+        load_corpus(folder)
+
+
+def test_missing_columns_are_listed(tmp_path):
+    folder = _user_folder(tmp_path, rows=[dict(path="audio/a.wav", emotion="sad")])
+    with pytest.raises(ValueError, match="lacks column\\(s\\) speaker; it has: path, emotion"):
+        load_corpus(folder)
+
+
+def test_missing_folder_and_metadata_are_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        load_corpus(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="metadata.csv not found"):
+        load_corpus(tmp_path)
+
+
+def test_vad_labels_of_the_wrong_length_are_named(clean_corpus, tmp_path):
+    folder = clean_corpus.save(tmp_path / "c")
+    with np.load(folder / "vad.npz") as archive:
+        vad = {k: archive[k] for k in archive.files}
+    key = sorted(vad)[0]
+    vad[key] = vad[key][:-3]
+    np.savez(folder / "vad.npz", **vad)
+    with pytest.raises(ValueError, match=f"{key} has .* frames"):
+        load_corpus(folder)
+
+
+def test_bad_word_spans_name_the_line(tmp_path):
+    folder = _user_folder(tmp_path, rows=[dict(path="audio/a.wav", speaker="x", words="yes", word_spans="0.1 to 0.4"),
+                                          dict(path="audio/b.wav", speaker="y", words="no", word_spans="")])
+    with pytest.raises(ValueError, match="line 2: word_spans '0.1 to 0.4'"):
+        load_corpus(folder)

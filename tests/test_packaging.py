@@ -1,0 +1,54 @@
+"""The two commands and the dependency files: pyproject is the single source, the others agree with it."""
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONDA_NAMES = {"torch": "pytorch", "soundfile": "pysoundfile"}     # PyPI name -> conda-forge name
+PIP_ONLY = {"espeakng-loader"}                                       # not on conda-forge
+
+
+def _requirements():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = list(project["dependencies"])
+    for extra in ("lab", "test", "l2l"):
+        reqs += project["optional-dependencies"][extra]
+    return reqs
+
+
+def _split(req):
+    name, spec = re.match(r"([A-Za-z0-9_.\-]+)\s*(.*)", req).groups()
+    return name.lower(), spec.replace(" ", "")
+
+
+def test_environment_yml_lists_every_dependency_with_the_same_bounds():
+    env = (ROOT / "environment.yml").read_text()
+    conda = dict(_split(m) for m in re.findall(r"^  - ([A-Za-z][^\s#]*)$", env, re.M) if m != "pip")
+    pip = dict(_split(m) for m in re.findall(r"^      - ([A-Za-z][^\s#]*)$", env, re.M))
+    for name, spec in map(_split, _requirements()):
+        if name in PIP_ONLY:
+            assert pip.get(name) == spec, f"environment.yml pip section: {name}{spec}"
+        else:
+            assert conda.get(CONDA_NAMES.get(name, name)) == spec, f"environment.yml lacks {name}{spec}"
+    assert "- -e .[lab,test]" in env and "python=3.11" in env and "nodefaults" in env
+
+
+def test_constraints_pin_what_ci_installs():
+    pins = dict(line.split("==") for line in (ROOT / "constraints.txt").read_text().split("\n")
+                if line and not line.startswith("#"))
+    assert pins == {"torch": "2.11.0", "torchaudio": "2.11.0", "torchvision": "0.26.0"}
+    assert pins["torch"] == pins["torchaudio"]
+
+
+def test_ci_runs_make_test_and_make_has_both_commands():
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^lab: install$", makefile, re.M) and re.search(r"^test: install$", makefile, re.M)
+    assert "--nbval-lax --nbval-current-env" in makefile and "MTLKIT_FAST=1" in makefile
+    assert "mtlkit.install_learn2learn" in makefile
+
+
+def test_fast_mode_is_read_in_one_place():
+    readers = [p.relative_to(ROOT).as_posix() for p in (ROOT / "mtlkit").rglob("*.py")
+               if "MTLKIT_FAST" in p.read_text()]
+    assert readers == ["mtlkit/config.py"]
