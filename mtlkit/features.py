@@ -14,8 +14,9 @@ from torch import nn
 from .config import HOP, SAMPLE_RATE, WIN, check_choice
 
 KINDS = ("logmel", "mfcc")
-N_FFT = 512
 """Feature kinds :class:`Features` can compute."""
+N_FFT = 512
+"""FFT size; the 25 ms window sits in its middle."""
 
 
 def num_frames(num_samples: int, hop: int = HOP) -> int:
@@ -147,7 +148,7 @@ class FeatureDataset(torch.utils.data.Dataset):
         return self.items[i]
 
 
-def pitch_track(wave: np.ndarray, fmin: float = 60.0, fmax: float = 500.0) -> np.ndarray:
+def pitch_track(wave: np.ndarray, fmin: float = 50.0, fmax: float = 500.0) -> np.ndarray:
     """F0 in Hz per 10 ms frame (ceil(n/160),) by normalised autocorrelation; 0 where unvoiced."""
     n = len(wave)
     frames = num_frames(n)
@@ -160,7 +161,8 @@ def pitch_track(wave: np.ndarray, fmin: float = 60.0, fmax: float = 500.0) -> np
     spec = np.fft.rfft(x, 2 * win, axis=1)
     ac = np.fft.irfft(spec * spec.conj(), axis=1)[:, :lag_hi + 1]
     energy = ac[:, :1] + 1e-12
-    r = ac[:, lag_lo:lag_hi + 1] / energy
+    lags = np.arange(lag_lo, lag_hi + 1)
+    r = ac[:, lag_lo:lag_hi + 1] / energy * win / (win - lags)      # unbiased: fewer products at long lags
     best = r.argmax(axis=1)
     f0 = SAMPLE_RATE / (best + lag_lo)
     voiced = (r.max(axis=1) > 0.5) & (energy[:, 0] > 1e-4 * energy.max())

@@ -153,8 +153,10 @@ class Corpus:
                  f"total duration: {self.duration() / 60:.2f} min", f"tasks: {', '.join(self.tasks())}"]
         for column in ("split", "emotion", "accent", "keyword", "noise"):
             counts = self.counts(column)
+            order = [e for e in EMOTIONS if e in counts] + sorted(set(counts) - set(EMOTIONS)) \
+                if column == "emotion" else sorted(counts)
             if any(counts):
-                lines.append(f"{column}: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items()) if k))
+                lines.append(f"{column}: " + ", ".join(f"{k}={counts[k]}" for k in order if k))
         if "vad" in self.tasks():
             speech = np.mean(np.concatenate([u.vad for u in self.utterances]))
             lines.append(f"vad: {100 * speech:.1f}% of 10 ms frames are speech")
@@ -276,9 +278,18 @@ def load_corpus(folder) -> Corpus:
     speakers = {}
     if (folder / "speakers.csv").is_file():
         with open(folder / "speakers.csv", newline="") as f:
-            speakers = {r["id"]: r for r in csv.DictReader(f)}
+            speakers = {r["id"]: {k: _number_or_text(v) for k, v in r.items()} for r in csv.DictReader(f)}
     info = json.loads((folder / "corpus.json").read_text()) if (folder / "corpus.json").is_file() else {}
     return Corpus(utterances, speakers, info, folder)
+
+
+def _number_or_text(value: str):
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
 
 
 def assign_splits(utterances: list[Utterance], held_out: float | int, seed: int,

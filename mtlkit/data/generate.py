@@ -15,7 +15,7 @@ from .espeak import speak_in_fresh_processes
 from .labels import ACCENTS, EMOTIONS, KEYWORDS, NOISES
 from .speakers import sample_speakers
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 """Bump when generation changes, so that cached corpora are rebuilt."""
 
 
