@@ -22,8 +22,10 @@ $(STAMP): $(DEPS)
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: install
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab $(LAB_ARGS) notebooks/
 
 test: install
 	MTLKIT_FAST=1 MTLKIT_REQUIRE_L2L=1 MTLKIT_CACHE=$(TEST_CACHE) \
