@@ -1,0 +1,57 @@
+"""Nash-MTL (Navon et al. 2022): weights from the Nash bargaining solution between the tasks."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .base import Combination, Weighting, check_grads, combine, gram
+
+
+def nash_weights(dots: Tensor, steps: int = 100, tol: float = 1e-10) -> Tensor:
+    """Gram matrix G G^T (T, T) -> alpha > 0 (T,) solving G G^T alpha = 1 / alpha, by damped Newton steps.
+
+    The solution minimises the strictly convex f(alpha) = alpha^T G G^T alpha / 2 - sum_i log alpha_i on alpha > 0,
+    so Newton with a backtracking line search that stays positive and lowers f converges in a few steps.
+    """
+    def f(a):
+        return a @ dots @ a / 2 - a.log().sum()
+
+    alpha = dots.diagonal().rsqrt()                              # exact when the gradients are orthogonal
+    for _ in range(steps):
+        residual = dots @ alpha - 1 / alpha                      # the gradient of f
+        if residual.norm() <= tol * (1 / alpha).norm():
+            break
+        step = torch.linalg.solve(dots + torch.diag(alpha ** -2), residual)
+        t = 1.0
+        while t > 1e-12 and ((alpha - t * step).min() <= 0 or f(alpha - t * step) > f(alpha)):
+            t /= 2
+        alpha = alpha - t * step
+    return alpha
+
+
+class NashMTL(Weighting):
+    """Grads (T, D) -> direction = sum_i alpha_i g_i (D,) with alpha > 0 (T,) solving G G^T alpha = 1 / alpha.
+
+    The equation says g_i . d = 1 / alpha_i: a task that gains much from d gets a small weight, and the product of
+    the gains is maximised (the Nash bargaining solution). alpha's scale is fixed by the equation, so for
+    orthogonal gradients alpha_i = 1 / ||g_i||. A task with a zero gradient cannot bargain: it gets alpha_i = 0.
+    Exactly opposite gradients have no solution: a tiny ridge on G G^T keeps alpha finite (but huge) and d = 0.
+    Weights recorded: alpha.
+
+    Introduced in notebooks/04_loss_weighting.ipynb.
+    """
+
+    needs_grads = True
+
+    def __init__(self, tasks: list[str]):
+        super().__init__(tasks)
+
+    def forward(self, losses: Tensor, grads: Tensor | None = None) -> Combination:
+        grads = check_grads(grads, self.num_tasks)
+        dots = gram(grads)
+        active = dots.diagonal() > 1e-20 * dots.diagonal().max().clamp_min(1e-300)
+        alpha = torch.zeros(self.num_tasks, dtype=dots.dtype)
+        if active.any():
+            sub = dots[active][:, active]
+            alpha[active] = nash_weights(sub + 1e-12 * sub.diagonal().mean() * torch.eye(len(sub), dtype=sub.dtype))
+        return combine(alpha, grads)

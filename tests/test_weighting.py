@@ -1,0 +1,267 @@
+"""Loss weighting: each method against a hand computation or the property that defines it, and the registry."""
+import math
+
+import pytest
+import torch
+
+from mtlkit.weighting import WEIGHTINGS, Combination, Weighting, make_weighting
+
+TASKS = ["vad", "speaker", "emotion"]
+
+
+def _grads(seed, T=3, D=6):
+    return torch.randn(T, D, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+def _losses(T=3):
+    return torch.rand(T, generator=torch.Generator().manual_seed(0)) + 0.5
+
+
+# ----------------------------------------------------------------------------------------------- weight-based
+
+def test_equal_and_fixed_are_plain_weighted_sums():
+    losses = torch.tensor([1.0, 2.0, 3.0])
+    assert make_weighting("equal", TASKS)(losses).loss.item() == pytest.approx(6.0)
+    out = make_weighting("fixed", TASKS, weights={"speaker": 0.5, "emotion": 2.0})(losses)
+    assert out.weights.tolist() == [1.0, 0.5, 2.0]
+    assert out.loss.item() == pytest.approx(1 * 1 + 0.5 * 2 + 2 * 3)
+
+
+def test_uncertainty_loss_and_its_gradient_match_the_hand_formula():
+    weighting = make_weighting("uncertainty", TASKS)
+    assert weighting.log_var.tolist() == [0.0, 0.0, 0.0]
+    s = [0.3, -0.7, 1.2]
+    with torch.no_grad():
+        weighting.log_var.copy_(torch.tensor(s))
+    L = [0.9, 2.5, 0.4]
+    out = weighting(torch.tensor(L, requires_grad=True))
+    assert out.loss.item() == pytest.approx(sum(math.exp(-si) * li + si for si, li in zip(s, L)), rel=1e-6)
+    assert out.weights.tolist() == pytest.approx([math.exp(-si) for si in s], rel=1e-6)
+    out.loss.backward()
+    expected = [-math.exp(-si) * li + 1 for si, li in zip(s, L)]
+    assert weighting.log_var.grad.tolist() == pytest.approx(expected, rel=1e-5)
+    assert list(weighting.parameters()) == [weighting.log_var]
+
+
+def test_dwa_is_equal_for_two_epochs_then_follows_the_loss_ratios():
+    weighting = make_weighting("dwa", TASKS, temp=2.0)
+    losses = torch.ones(3)
+    assert weighting(losses).weights.tolist() == [1.0, 1.0, 1.0]
+    weighting.epoch_end(torch.tensor([2.0, 1.0, 4.0]))
+    assert weighting(losses).weights.tolist() == [1.0, 1.0, 1.0]
+    weighting.epoch_end(torch.tensor([1.0, 0.9, 4.0]))
+    ratios = [1.0 / 2.0, 0.9 / 1.0, 4.0 / 4.0]
+    exps = [math.exp(r / 2.0) for r in ratios]
+    expected = [3 * e / sum(exps) for e in exps]
+    assert weighting(losses).weights.tolist() == pytest.approx(expected, rel=1e-6)
+    weighting.epoch_end(torch.tensor([0.5, 0.9, 2.0]))        # only the last two epochs count
+    exps = [math.exp(r / 2.0) for r in (0.5 / 1.0, 0.9 / 0.9, 2.0 / 4.0)]
+    assert weighting(losses).weights.tolist() == pytest.approx([3 * e / sum(exps) for e in exps], rel=1e-6)
+
+
+def test_rlw_weights_are_positive_sum_to_T_and_reproducible_with_a_seed():
+    losses = torch.ones(3)
+    first, again, other = (make_weighting("rlw", TASKS, seed=seed) for seed in (7, 7, 8))
+    seq = [first(losses).weights for _ in range(5)]
+    assert all(torch.equal(w, again(losses).weights) for w in seq)
+    assert not torch.equal(seq[0], other(losses).weights)
+    assert not torch.equal(seq[0], seq[1])                     # fresh weights every step
+    for w in seq:
+        assert (w > 0).all() and w.sum().item() == pytest.approx(3.0)
+
+
+def test_gradnorm_keeps_weights_positive_summing_to_T():
+    weighting = make_weighting("gradnorm", TASKS)
+    assert weighting.needs_grads and list(weighting.parameters()) == []
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(30):
+        grads = torch.randn(3, 8, generator=gen) * torch.tensor([[0.1], [1.0], [5.0]])
+        losses = torch.rand(3, generator=gen, requires_grad=True)
+        out = weighting(losses, grads)
+        assert out.direction is None
+        assert out.loss.item() == pytest.approx((out.weights * losses.detach()).sum().item(), rel=1e-6)
+        assert (weighting.weights > 0).all() and weighting.weights.sum().item() == pytest.approx(3.0)
+
+
+def test_gradnorm_raises_the_weight_of_the_task_with_the_smaller_gradient():
+    weighting = make_weighting("gradnorm", ["a", "b"])
+    grads = torch.tensor([[1.0, 0.0], [0.0, 3.0]])                # ||g_a|| = 1 < ||g_b|| = 3
+    previous = 1.0
+    for _ in range(5):
+        weighting(torch.tensor([2.0, 2.0]), grads)               # equal training rates: r_a = r_b = 1
+        assert weighting.weights[0].item() > previous
+        previous = weighting.weights[0].item()
+    assert weighting.weights.sum().item() == pytest.approx(2.0)
+
+
+# ---------------------------------------------------------------------------------------------- gradient-based
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_pcgrad_projects_two_conflicting_gradients_by_hand(seed):
+    g1, g2 = torch.tensor([1.0, 0.0]), torch.tensor([-1.0, 1.0])
+    # g1.g2 = -1 < 0: g1' = g1 - (-1 / ||g2||^2) g2 = (0.5, 0.5), g2' = g2 - (-1 / ||g1||^2) g1 = (0, 1)
+    out = make_weighting("pcgrad", ["a", "b"], seed=seed)(torch.ones(2), torch.stack([g1, g2]))
+    assert out.direction.tolist() == pytest.approx([0.5, 1.5])
+    assert out.weights.tolist() == pytest.approx([2.0, 1.5])    # (1 + 1) g1 + (1 + 0.5) g2
+    assert out.loss is None
+
+
+def test_pcgrad_leaves_agreeing_gradients_unchanged():
+    grads = torch.tensor([[1.0, 0.0, 2.0], [1.0, 1.0, 0.0], [0.0, 3.0, 1.0]])
+    out = make_weighting("pcgrad", TASKS, seed=0)(torch.ones(3), grads)
+    assert out.weights.tolist() == [1.0, 1.0, 1.0]
+    assert torch.allclose(out.direction, grads.sum(0))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pcgrad_only_touches_the_conflicting_pair(seed):
+    grads = torch.tensor([[1.0, 0.0, 0.0], [-1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])   # g3 is orthogonal to both
+    out = make_weighting("pcgrad", TASKS, seed=seed)(torch.ones(3), grads)
+    assert out.direction.tolist() == pytest.approx([0.5, 1.5, 1.0])
+    assert out.weights.tolist() == pytest.approx([2.0, 1.5, 1.0])
+
+
+def test_pcgrad_random_order_is_reproducible_with_a_seed():
+    grads = torch.tensor([[1.0, 0.0], [-0.5, 1.0], [-0.5, -1.0]])             # every pair conflicts
+    runs = [make_weighting("pcgrad", TASKS, seed=5)(torch.ones(3), grads).weights for _ in range(2)]
+    assert torch.equal(*runs)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_mgda_two_tasks_matches_the_closed_form(seed):
+    g = _grads(seed, T=2, D=4)
+    if seed % 2:
+        g[1] = -0.3 * g[0] + 0.1 * g[1]                          # strongly conflicting, often clipped
+    g1, g2 = g
+    gamma = float(((g2 - g1) @ g2 / (g1 - g2).pow(2).sum()).clamp(0, 1))
+    out = make_weighting("mgda", ["a", "b"])(torch.ones(2), g)
+    assert out.weights.tolist() == pytest.approx([2 * gamma, 2 * (1 - gamma)], abs=1e-9)
+    assert torch.allclose(out.direction, 2 * (gamma * g1 + (1 - gamma) * g2), atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mgda_three_tasks_is_no_longer_than_any_convex_combination_on_a_grid(seed):
+    g = _grads(10 + seed, T=3, D=5)
+    out = make_weighting("mgda", TASKS)(torch.ones(3), g)
+    assert out.weights.sum().item() == pytest.approx(3.0) and (out.weights >= 0).all()
+    best = (out.direction / 3).norm().item()
+    n = 40
+    grid = torch.tensor([[i / n, j / n, 1 - (i + j) / n] for i in range(n + 1) for j in range(n + 1 - i)],
+                        dtype=torch.float64)
+    assert best <= (grid @ g).norm(dim=1).min().item() + 1e-9
+    d = out.direction / 3                                        # min-norm point: g_i . d >= ||d||^2 for every i
+    assert ((g @ d) >= d @ d - 1e-9).all()
+
+
+def test_mgda_l2_normalisation_solves_on_unit_gradients_and_applies_to_raw_ones():
+    g = _grads(3, T=3, D=5)
+    units = g / g.norm(dim=1, keepdim=True)
+    scaled = make_weighting("mgda", TASKS, normalize="l2")(torch.ones(3), g * torch.tensor([[5.0], [0.1], [2.0]]))
+    plain = make_weighting("mgda", TASKS)(torch.ones(3), units)
+    assert torch.allclose(scaled.weights, plain.weights, atol=1e-9)
+    assert torch.allclose(scaled.direction, scaled.weights @ (g * torch.tensor([[5.0], [0.1], [2.0]])))
+
+
+def test_cagrad_with_c_zero_is_the_mean_gradient():
+    g = _grads(4)
+    out = make_weighting("cagrad", TASKS, c=0.0)(torch.ones(3), g)
+    assert torch.allclose(out.direction, g.mean(0), atol=1e-12)
+    assert out.weights.tolist() == pytest.approx([1 / 3] * 3)
+
+
+def test_cagrad_improves_the_worst_task_over_the_mean_and_is_optimal_in_its_ball():
+    g = torch.tensor([[1.0, 0.1], [-0.6, 1.0]], dtype=torch.float64)   # conflicting: g1 . g2 < 0
+    c = 0.5
+    out = make_weighting("cagrad", ["a", "b"], c=c)(torch.ones(2), g)
+    g0 = g.mean(0)
+    assert (g @ out.direction).min() > (g @ g0).min() + 1e-3
+    radius = c * g0.norm()
+    assert (out.direction - g0).norm().item() == pytest.approx(radius.item(), rel=1e-9)
+    angles = torch.linspace(0, 2 * math.pi, 20001, dtype=torch.float64)
+    ball = g0 + radius * torch.stack([angles.cos(), angles.sin()], 1)  # the worst-case optimum lies on the sphere
+    best_on_grid = (ball @ g.T).min(1).values.max().item()           # within ~1e-4 of the true optimum
+    assert best_on_grid - 1e-12 <= (g @ out.direction).min().item() <= best_on_grid + 1e-4
+
+
+@pytest.mark.parametrize("T", [2, 3, 4])
+def test_imtl_g_gives_equal_projections_on_every_unit_gradient(T):
+    g = _grads(20 + T, T=T, D=7)
+    out = make_weighting("imtl_g", TASKS + ["keyword"] if T == 4 else TASKS[:T])(torch.ones(T), g)
+    projections = (g / g.norm(dim=1, keepdim=True)) @ out.direction
+    assert torch.allclose(projections, projections[0].expand(T), rtol=1e-8)
+    assert out.weights.sum().item() == pytest.approx(T)
+    assert torch.allclose(out.direction, out.weights @ g)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_nash_mtl_solves_its_equation_with_positive_weights(seed):
+    g = _grads(30 + seed, T=3, D=8)
+    out = make_weighting("nash_mtl", TASKS)(torch.ones(3), g)
+    alpha = out.weights
+    assert (alpha > 0).all()
+    residual = (g @ g.T) @ alpha - 1 / alpha
+    assert residual.norm() <= 1e-4 * (1 / alpha).norm()
+    assert torch.allclose(g @ out.direction, 1 / alpha, rtol=1e-4)       # g_i . d = 1 / alpha_i
+
+
+def test_nash_mtl_on_orthogonal_gradients_is_one_over_the_norms():
+    g = torch.tensor([[3.0, 0.0, 0.0], [0.0, 0.5, 0.0], [0.0, 0.0, 2.0]])
+    out = make_weighting("nash_mtl", TASKS)(torch.ones(3), g)
+    assert out.weights.tolist() == pytest.approx([1 / 3.0, 1 / 0.5, 1 / 2.0], rel=1e-6)
+
+
+# ------------------------------------------------------------------------------------- registry and edge cases
+
+@pytest.mark.parametrize("name", list(WEIGHTINGS))
+def test_every_weighting_builds_and_runs_one_step(name):
+    weighting = make_weighting(name, TASKS)
+    assert isinstance(weighting, Weighting)
+    features = torch.randn(4, 5, requires_grad=True)              # a toy shared representation
+    heads = torch.randn(3, 5)
+    losses = (features @ heads.T).pow(2).mean(0)                 # (T,) with graph
+    grads = torch.stack([torch.autograd.grad(loss, features, retain_graph=True)[0].flatten() for loss in losses])
+    out = weighting(losses, grads if weighting.needs_grads else None)
+    assert isinstance(out, Combination)
+    assert out.weights.shape == (3,) and torch.isfinite(out.weights).all() and not out.weights.requires_grad
+    if out.direction is None:
+        out.loss.backward()
+        assert torch.isfinite(features.grad).all()
+    else:
+        assert out.direction.shape == (20,) and torch.isfinite(out.direction).all()
+        assert torch.allclose(out.direction, out.weights @ grads, atol=1e-6)
+    weighting.epoch_end(losses.detach())
+
+
+@pytest.mark.parametrize("name", list(WEIGHTINGS))
+def test_zero_gradients_and_a_single_task_give_no_nans(name):
+    out = make_weighting(name, TASKS)(torch.ones(3, requires_grad=True), torch.zeros(3, 4))
+    assert torch.isfinite(out.weights).all()
+    assert out.direction is None or torch.isfinite(out.direction).all()
+    grads = torch.tensor([[1.0, -2.0]])
+    out = make_weighting(name, ["vad"])(torch.ones(1, requires_grad=True), grads)
+    assert torch.isfinite(out.weights).all() and out.weights.shape == (1,)
+    if out.direction is not None:
+        assert torch.isfinite(out.direction).all()
+        assert torch.allclose(out.direction / out.weights, grads[0])   # one task: d is along its gradient
+
+
+def test_opposite_gradients_stay_finite():
+    grads = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])
+    for name in WEIGHTINGS:
+        out = make_weighting(name, ["a", "b"])(torch.ones(2, requires_grad=True), grads)
+        assert torch.isfinite(out.weights).all(), name
+
+
+def test_unknown_names_options_and_tasks_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown weighting 'magic'.*equal.*pcgrad.*nash_mtl"):
+        make_weighting("magic", TASKS)
+    with pytest.raises(ValueError, match="unknown dwa option 'temperature'.*temp"):
+        make_weighting("dwa", TASKS, temperature=2.0)
+    with pytest.raises(ValueError, match="'equal' takes no options"):
+        make_weighting("equal", TASKS, temp=2.0)
+    with pytest.raises(ValueError, match="unknown task 'speech'.*vad, speaker, emotion"):
+        make_weighting("fixed", TASKS, weights={"speech": 2.0})
+    with pytest.raises(ValueError, match="unknown normalization 'max'.*loss\\+"):
+        make_weighting("mgda", TASKS, normalize="max")
+    with pytest.raises(ValueError, match="needs grads"):
+        make_weighting("pcgrad", TASKS)(torch.ones(3))
