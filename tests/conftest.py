@@ -12,7 +12,7 @@ def clean_corpus():
     """A small corpus without noise or reverberation: silence between words is exact zeros."""
     from mtlkit.data import build_corpus, corpus_config
 
-    return build_corpus(corpus_config("easy", speakers=8, utterances_per_speaker=10, noises=("none",), seed=3))
+    return build_corpus(corpus_config("easy", speakers=8, utterances_per_speaker=20, noises=("none",), seed=3))
 
 
 @pytest.fixture(scope="session")

@@ -24,8 +24,8 @@ class CorpusConfig:
     """Everything that determines a generated corpus (with the seed, it is reproducible sample for sample)."""
 
     speakers: int = 16
-    utterances_per_speaker: int = 30
-    words_per_utterance: tuple[int, int] = (1, 2)
+    utterances_per_speaker: int = 60
+    words_per_utterance: tuple[int, int] = (1, 1)
     emotions: tuple[str, ...] = tuple(EMOTIONS)
     accents: tuple[str, ...] = ("en-us", "en-gb", "en-gb-scotland", "en-029")
     keywords: tuple[str, ...] = KEYWORDS
@@ -63,10 +63,11 @@ class CorpusConfig:
 
 PRESETS = {
     "easy": dict(),
-    "hard": dict(speakers=24, words_per_utterance=(1, 3), accents=tuple(ACCENTS), noises=NOISES,
+    "hard": dict(speakers=24, words_per_utterance=(1, 2), accents=tuple(ACCENTS), noises=NOISES,
                  snr_db=(0.0, 15.0), reverb=0.5, jitter=0.08, gap_s=(0.08, 0.35)),
 }
-"""Named corpus settings: 'easy' (mostly clean, 4 accents) and 'hard' (noisy, reverberant, all 8 accents)."""
+"""Named corpus settings: 'easy' (one keyword per utterance as in Speech Commands, mostly clean, 4 accents) and
+'hard' (a keyword then maybe a distractor word, noisy, reverberant, all 8 accents)."""
 
 
 def corpus_config(preset: str = "easy", **overrides) -> CorpusConfig:
@@ -80,7 +81,7 @@ def corpus_config(preset: str = "easy", **overrides) -> CorpusConfig:
         check_choice("corpus setting", name, tuple(sorted(names)))
     settings = dict(PRESETS[preset], preset=preset)
     settings["speakers"] = pick(settings.get("speakers", 16), 10)
-    settings["utterances_per_speaker"] = pick(30, 15)
+    settings["utterances_per_speaker"] = pick(60, 20)
     settings.update({k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
     settings.setdefault("held_out_speakers", max(1, settings["speakers"] // 4))   # a quarter of the speakers
     return CorpusConfig(**settings)
