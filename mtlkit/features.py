@@ -30,7 +30,7 @@ class Features(nn.Module):
     Introduced in notebooks/00_corpus_tour.ipynb.
     """
 
-    def __init__(self, kind: str = "logmel", n_mels: int = 40, n_mfcc: int = 20, normalize: bool = True):
+    def __init__(self, kind: str = "logmel", n_mels: int = 40, n_mfcc: int = 20, normalize: bool = False):
         super().__init__()
         check_choice("feature kind", kind, KINDS)
         self.kind, self.normalize = kind, normalize
@@ -117,17 +117,26 @@ def collate(items: list[dict]) -> dict:
 
 
 class FeatureDataset(torch.utils.data.Dataset):
-    """Features of every utterance computed once, with integer labels for ``tasks`` (classes from the corpus)."""
+    """Features of every utterance computed once, standardised per feature with ``stats``, and integer labels.
+
+    ``classes`` and ``stats`` (mean, std) default to this corpus's own; give an evaluation set the training
+    set's, so that both see the same label indices and scaling.
+    """
 
     def __init__(self, corpus, tasks=("vad", "speaker", "emotion", "keyword"), features: Features | None = None,
-                 classes: dict | None = None):
+                 classes: dict | None = None, stats: tuple | None = None):
         for task in tasks:
             corpus.require(task)
         self.tasks = tuple(tasks)
         self.features = features or Features()
         self.classes = classes or {t: corpus.classes(t) for t in self.tasks if t != "vad"}
         with torch.no_grad():
-            self.feats = [self.features(torch.from_numpy(np.asarray(u.wave, np.float32))) for u in corpus]
+            feats = [self.features(torch.from_numpy(np.asarray(u.wave, np.float32))) for u in corpus]
+        if stats is None:
+            frames = torch.cat(feats)
+            stats = (frames.mean(0), frames.std(0) + 1e-5)
+        self.stats = stats
+        self.feats = [(f - stats[0]) / stats[1] for f in feats]
         self.items = []
         for u, f in zip(corpus, self.feats):
             item = {"feats": f}
