@@ -1,0 +1,75 @@
+"""Metrics: accuracy, macro-F1, VAD frame F1, confusion matrices, delta_m% and intervals over seeds."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+HIGHER_IS_BETTER = {"accuracy": True, "macro_f1": True, "f1": True, "loss": False, "error": False}
+"""Direction of each metric, for the sign correction in :func:`delta_m`."""
+MAIN_METRIC = {"vad": "f1", "speaker": "accuracy", "emotion": "accuracy", "keyword": "accuracy", "accent": "accuracy"}
+"""The metric each task is judged by in comparisons."""
+
+
+def confusion(y_true, y_pred, n_classes: int) -> np.ndarray:
+    """Counts (n_classes, n_classes): row = true class, column = predicted class."""
+    m = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(m, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    return m
+
+
+def accuracy(y_true, y_pred) -> float:
+    """Share of correct predictions."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    return float((y_true == y_pred).mean()) if len(y_true) else float("nan")
+
+
+def f1_scores(y_true, y_pred, n_classes: int) -> np.ndarray:
+    """Per-class F1 (n_classes,); a class absent from both truth and prediction gets NaN."""
+    m = confusion(y_true, y_pred, n_classes)
+    tp = np.diag(m).astype(float)
+    denom = m.sum(0) + m.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, 2 * tp / denom, np.nan)
+
+
+def macro_f1(y_true, y_pred, n_classes: int) -> float:
+    """Mean F1 over the classes present in the truth or the predictions."""
+    return float(np.nanmean(f1_scores(y_true, y_pred, n_classes)))
+
+
+def task_metrics(task: str, y_true, y_pred, n_classes: int) -> dict:
+    """The metrics of one task: VAD -> accuracy and speech F1 over frames; others -> accuracy and macro-F1."""
+    if task == "vad":
+        return {"accuracy": accuracy(y_true, y_pred), "f1": float(f1_scores(y_true, y_pred, 2)[1])}
+    return {"accuracy": accuracy(y_true, y_pred), "macro_f1": macro_f1(y_true, y_pred, n_classes)}
+
+
+def delta_m(results: dict, baselines: dict, metrics: dict | None = None) -> float:
+    """delta_m% = mean over tasks of the relative gain over the baseline, sign-corrected (Maninis et al. 2019).
+
+    ``results`` and ``baselines`` map task -> {metric: value}; ``metrics`` picks one metric per task
+    (default :data:`MAIN_METRIC`).  Positive means better than the single-task baselines.
+    """
+    metrics = metrics or MAIN_METRIC
+    gains = []
+    for task, got in results.items():
+        name = metrics[task]
+        base = baselines[task][name]
+        sign = 1.0 if HIGHER_IS_BETTER[name] else -1.0
+        gains.append(sign * (got[name] - base) / abs(base))
+    return 100.0 * float(np.mean(gains))
+
+
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
+        12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042}
+
+
+def mean_ci(values) -> tuple[float, float]:
+    """Mean and half-width of the 95% t-interval over seeds (half-width NaN for a single value)."""
+    x = np.asarray(values, dtype=float)
+    if len(x) < 2:
+        return float(x.mean()) if len(x) else float("nan"), float("nan")
+    df = len(x) - 1
+    t = _T95.get(df) or _T95[max(k for k in _T95 if k <= df)] if df <= 30 else 1.96
+    return float(x.mean()), float(t * x.std(ddof=1) / math.sqrt(len(x)))

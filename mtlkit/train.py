@@ -1,0 +1,275 @@
+"""Training a multi-task model: ``fit`` returns a History (plain data), every plot is drawn from it."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import check_choice, pick
+from .features import IGNORE, FeatureDataset, collate
+from .metrics import task_metrics
+from .models import FRAME_TASKS, MultiTaskModel
+from .weighting import WEIGHTINGS, make_weighting
+
+TASK_ORDER = ("vad", "speaker", "emotion", "keyword", "accent")
+"""Every task the trainer knows, in the order results list them."""
+
+
+@dataclass
+class History:
+    """A training run as plain data (JSON-serialisable): config, per-epoch curves, diagnostics, test metrics."""
+
+    config: dict
+    epochs: list = field(default_factory=list)        # [{epoch, train_loss: {task}, val: {task: {metric}}, weights}]
+    step_weights: list = field(default_factory=list)  # per step: [w_task for task in tasks]
+    cosines: list = field(default_factory=list)       # per diagnosed step: (T, T) cosine matrix as nested lists
+    conflict_rate: dict = field(default_factory=dict)  # "a|b" -> share of diagnosed steps with negative cosine
+    gates: dict = field(default_factory=dict)          # task -> mean gate per channel (gated sharing)
+    layer_weights: dict = field(default_factory=dict)  # task -> softmax weights over layers (layer_attention)
+    test: dict = field(default_factory=dict)           # task -> {metric: value} on the evaluation split
+    confusion: dict = field(default_factory=dict)      # task -> (classes, classes) counts on the evaluation split
+    classes: dict = field(default_factory=dict)        # task -> class names
+    n_parameters: int = 0
+    seconds: float = 0.0
+
+    def to_json(self) -> str:
+        """The run as a JSON string."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "History":
+        """Rebuild a History from :meth:`to_json`'s output."""
+        return cls(**json.loads(text))
+
+    def save(self, path) -> None:
+        """Write the JSON atomically (a temporary file renamed into place)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(fd, "w") as f:
+            f.write(self.to_json())
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path) -> "History":
+        """Read a History written by :meth:`save`."""
+        return cls.from_json(Path(path).read_text())
+
+
+def _limit_labels(dataset: FeatureDataset, fractions: dict, seed: int) -> None:
+    """Keep the labels of only a fraction of the utterances for some tasks (the others become IGNORE)."""
+    rng = np.random.default_rng(seed + 1000)
+    for task, fraction in (fractions or {}).items():
+        check_choice("task in label_fraction", task, dataset.tasks)
+        if not 0 < fraction <= 1:
+            raise ValueError(f"label_fraction[{task!r}]={fraction} must be in (0, 1]")
+        keep = set(rng.permutation(len(dataset))[: max(1, round(fraction * len(dataset)))].tolist())
+        for i, item in enumerate(dataset.items):
+            if i not in keep:
+                item[task] = torch.full_like(item[task], IGNORE) if task in FRAME_TASKS else IGNORE
+
+
+def task_loss(task: str, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy ignoring IGNORE labels (padded frames, hidden labels); 0 with graph when none is left."""
+    if task in FRAME_TASKS:
+        logits, labels = logits.reshape(-1, logits.shape[-1]), labels.reshape(-1)
+    if (labels != IGNORE).sum() == 0:
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits, labels, ignore_index=IGNORE)
+
+
+def _batches(dataset, batch_size: int, generator: torch.Generator | None):
+    order = torch.randperm(len(dataset), generator=generator) if generator is not None else torch.arange(len(dataset))
+    for start in range(0, len(dataset), batch_size):
+        yield collate([dataset[int(i)] for i in order[start:start + batch_size]])
+
+
+@torch.no_grad()
+def evaluate(model: MultiTaskModel, dataset, batch_size: int = 64) -> tuple[dict, dict]:
+    """Metrics per task on a dataset, and the (true, predicted) labels: ({task: {metric}}, {task: (y, y_hat)})."""
+    model.eval()
+    pairs = {t: ([], []) for t in model.tasks}
+    for batch in _batches(dataset, batch_size, None):
+        out = model(batch["feats"], batch["lengths"])
+        for t, logits in out.logits.items():
+            y, y_hat = batch[t], logits.argmax(-1)
+            keep = y != IGNORE
+            pairs[t][0].append(y[keep].numpy())
+            pairs[t][1].append(y_hat[keep].numpy())
+    pairs = {t: (np.concatenate(a), np.concatenate(b)) for t, (a, b) in pairs.items()}
+    return {t: task_metrics(t, y, y_hat, model.tasks[t]) for t, (y, y_hat) in pairs.items()}, pairs
+
+
+def _task_grads(losses: torch.Tensor, leaves: list) -> torch.Tensor:
+    """(T, D): gradient of each task loss on the shared representation, flattened."""
+    rows = []
+    for loss in losses:
+        grads = torch.autograd.grad(loss, leaves, retain_graph=True, allow_unused=True)
+        rows.append(torch.cat([(g if g is not None else torch.zeros_like(x)).reshape(-1)
+                               for g, x in zip(grads, leaves)]))
+    return torch.stack(rows)
+
+
+def _cosines(grads: torch.Tensor) -> torch.Tensor:
+    unit = grads / grads.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return unit @ unit.T
+
+
+def fit(corpus, tasks=("vad", "speaker", "emotion", "keyword"), sharing: str = "hard", weighting: str = "equal",
+        epochs: int | None = None, lr: float = 5e-3, batch_size: int = 32, seed: int = 0,
+        label_fraction: dict | None = None, adversary: str | None = None, adversary_strength: float = 1.0,
+        weighting_options: dict | None = None, model_options: dict | None = None, eval_split: str = "test",
+        diagnose_every: int = 5, progress: bool = True, device: str | None = None) -> History:
+    """Train a multi-task model on the corpus's 'train' split and evaluate it on ``eval_split``.
+
+    ``adversary='speaker'`` adds a gradient-reversal speaker classifier on the emotion branch (strength
+    ``adversary_strength``). The trained model is attached as ``history.model`` (not serialised).
+    Introduced in notebooks/01_single_task_baselines.ipynb.
+    """
+    tasks = list(tasks)
+    if not tasks:
+        raise ValueError(f"at least one task is needed; tasks: {', '.join(TASK_ORDER)}")
+    for t in tasks:
+        check_choice("task", t, TASK_ORDER)
+        corpus.require(t)
+    check_choice("weighting", weighting, tuple(WEIGHTINGS))
+    if adversary is not None:
+        check_choice("adversary", adversary, ("speaker",))
+        corpus.require("speaker")
+    epochs = epochs if epochs is not None else pick(20, 8)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    start = time.perf_counter()
+
+    train_corpus, eval_corpus = corpus.split("train"), corpus.split(eval_split)
+    label_tasks = tasks + (["speaker"] if adversary and "speaker" not in tasks else [])
+    train = FeatureDataset(train_corpus, label_tasks)
+    classes = train.classes
+    evalset = FeatureDataset(eval_corpus, label_tasks, classes=classes, stats=train.stats)
+    _limit_labels(train, label_fraction, seed)
+    n_classes = {t: 2 if t == "vad" else len(classes[t]) for t in tasks}
+    model = MultiTaskModel(n_classes, sharing=sharing, n_features=train.features.n_features,
+                           adversary_classes=len(classes["speaker"]) if adversary else 0,
+                           adversary_strength=adversary_strength, **(model_options or {})).to(device)
+    weigher = make_weighting(weighting, tasks, **(weighting_options or {})).to(device)
+    has_shared = bool(model.shared_parameters())
+    if weigher.needs_grads and not has_shared:
+        raise ValueError(f"weighting {weighting!r} combines task gradients on a shared encoder, and sharing "
+                         f"{sharing!r} has none; use it with hard, hierarchical, gated or layer_attention")
+    optimizer = torch.optim.Adam(list(model.parameters()) + list(weigher.parameters()), lr=lr)
+    steps_per_epoch = -(-len(train) // batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch,
+                                                   pct_start=0.2)     # warm up, then anneal: fast from scratch
+    history = History(config=dict(tasks=tasks, sharing=sharing, weighting=weighting, epochs=epochs, lr=lr,
+                                  batch_size=batch_size, seed=seed, label_fraction=label_fraction or {},
+                                  adversary=adversary, adversary_strength=adversary_strength,
+                                  weighting_options=weighting_options or {}, model_options=model_options or {},
+                                  eval_split=eval_split, corpus=corpus.info.get("key", str(corpus.root))),
+                      classes={t: list(v) for t, v in classes.items() if t in tasks},
+                      n_parameters=sum(p.numel() for p in model.parameters()))
+    head_params = [p for name, p in model.named_parameters() if not name.startswith(("encoder.", "adversary."))]
+    generator = torch.Generator().manual_seed(seed)
+    step, negatives, diagnosed = 0, np.zeros((len(tasks), len(tasks))), 0
+    bar = _progress(epochs * steps_per_epoch, progress, f"{sharing}/{weighting}")
+    for epoch in range(epochs):
+        model.train()
+        sums = np.zeros(len(tasks))
+        for batch in _batches(train, batch_size, generator):
+            batch = {k: v.to(device) for k, v in batch.items()}
+            out = model(batch["feats"], batch["lengths"], split_shared=has_shared)
+            losses = torch.stack([task_loss(t, out.logits[t], batch[t]) for t in tasks])
+            for i, t in enumerate(tasks):
+                if not torch.isfinite(losses[i]):
+                    raise FloatingPointError(f"loss of task {t!r} is {losses[i].item()} at step {step} "
+                                             f"(epoch {epoch}); try a smaller lr (now {lr})")
+            diagnose = has_shared and len(tasks) > 1 and step % diagnose_every == 0
+            grads = _task_grads(losses, out.shared_leaves) if has_shared and (weigher.needs_grads or diagnose) else None
+            if diagnose:
+                cos = _cosines(grads)
+                history.cosines.append(dict(step=step, matrix=cos.tolist()))
+                negatives += (cos < 0).cpu().numpy()
+                diagnosed += 1
+            combo = weigher(losses, grads if weigher.needs_grads else None)
+            optimizer.zero_grad()
+            extra = model.penalty().to(device)
+            if out.adversary is not None:
+                extra = extra + F.cross_entropy(out.adversary, batch["speaker"])
+            if combo.direction is None and not weigher.needs_grads:
+                (combo.loss + extra).backward()            # heads get w_i dL_i; the shared leaves collect sum w_i g_i
+            else:
+                losses.sum().backward(inputs=head_params, retain_graph=True)   # heads: their own unweighted loss
+                if extra.requires_grad:
+                    extra.backward(retain_graph=True)
+                direction = combo.direction if combo.direction is not None else combo.weights @ grads
+                if combo.loss is not None and any(p.requires_grad for p in weigher.parameters()):
+                    combo.loss.backward(inputs=list(weigher.parameters()), retain_graph=True)
+                _add_to_leaves(out.shared_leaves, direction)
+            if has_shared:
+                torch.autograd.backward(out.shared, [leaf.grad for leaf in out.shared_leaves])
+            optimizer.step()
+            schedule.step()
+            history.step_weights.append([float(w) for w in combo.weights])
+            sums += losses.detach().cpu().numpy()
+            step += 1
+            bar.update(1)
+        n_batches = steps_per_epoch
+        weigher.epoch_end(torch.tensor(sums / n_batches))
+        val, _ = evaluate(model, evalset)
+        history.epochs.append(dict(epoch=epoch, train_loss=dict(zip(tasks, (sums / n_batches).tolist())), val=val,
+                                   weights=dict(zip(tasks, np.mean(history.step_weights[-n_batches:], 0).tolist()))))
+    bar.close()
+    history.test, pairs = evaluate(model, evalset)
+    history.confusion = {t: _confusion_list(y, y_hat, n_classes[t]) for t, (y, y_hat) in pairs.items()}
+    if diagnosed:
+        history.conflict_rate = {f"{a}|{b}": float(negatives[i, j] / diagnosed) for i, a in enumerate(tasks)
+                                 for j, b in enumerate(tasks) if i < j}
+    _record_attention(model, evalset, history)
+    history.seconds = time.perf_counter() - start
+    history.model = model
+    return history
+
+
+def _add_to_leaves(leaves: list, direction: torch.Tensor) -> None:
+    """Add a flat (D,) gradient to the shared leaves' .grad, split back into their shapes."""
+    offset = 0
+    for leaf in leaves:
+        n = leaf.numel()
+        g = direction[offset:offset + n].view_as(leaf)
+        leaf.grad = g.clone() if leaf.grad is None else leaf.grad + g
+        offset += n
+
+
+def _confusion_list(y, y_hat, n: int) -> list:
+    from .metrics import confusion
+
+    return confusion(y, y_hat, n).tolist()
+
+
+@torch.no_grad()
+def _record_attention(model: MultiTaskModel, dataset, history: History) -> None:
+    """Mean gate per channel and layer weights per task, on the evaluation split (for heatmaps)."""
+    if model.sharing == "layer_attention":
+        history.layer_weights = {t: torch.softmax(w, 0).tolist() for t, w in model.layer_logits.items()}
+    if model.sharing == "gated":
+        sums, count = {}, 0
+        for batch in _batches(dataset, 64, None):
+            out = model(batch["feats"], batch["lengths"])
+            for t, alpha in out.gates.items():
+                per_channel = alpha.mean(dim=(0, 1)) * alpha.shape[0]
+                sums[t] = sums.get(t, 0) + per_channel
+            count += batch["feats"].shape[0]
+        history.gates = {t: (s / count).tolist() for t, s in sums.items()}
+
+
+def _progress(total: int, enabled: bool, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled, desc=desc, leave=False)
