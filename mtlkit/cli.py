@@ -1,9 +1,10 @@
-"""The ``mtlkit`` command line: ``mtlkit corpus make`` and ``mtlkit corpus info``."""
+"""The ``mtlkit`` command line: ``mtlkit corpus make``, ``mtlkit corpus info`` and ``mtlkit compare``."""
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from .data import PRESETS, corpus_config, load_corpus
 from .data.generate import build_corpus
@@ -30,6 +31,39 @@ def _corpus_info(args) -> int:
     return 0
 
 
+def _names(text: str) -> list:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _fractions(items) -> dict:
+    out = {}
+    for item in items or []:
+        task, _, value = item.partition("=")
+        try:
+            out[task] = float(value)
+        except ValueError:
+            raise ValueError(f"--label-fraction takes TASK=FRACTION, got {item!r}") from None
+    return out
+
+
+def _compare(args) -> int:
+    from .compare import compare, plot, table
+    from .data import make_corpus
+
+    corpus = load_corpus(args.data) if args.data else make_corpus(args.preset, seed=args.corpus_seed)
+    options = dict(label_fraction=_fractions(args.label_fraction))
+    if args.epochs is not None:
+        options["epochs"] = args.epochs
+    records = compare(corpus, tasks=_names(args.tasks), sharings=_names(args.sharing),
+                      weightings=_names(args.weighting), seeds=[int(s) for s in _names(args.seeds)], out=args.out,
+                      progress=not args.quiet, **options)
+    print(table(records))
+    figure = Path(args.out).with_suffix(".png")
+    plot(records, figure)
+    print(f"results: {args.out}   figure: {figure}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of the ``mtlkit`` command."""
     top = argparse.ArgumentParser(prog="mtlkit", description="Multi-task and meta-learning on speech.")
@@ -46,6 +80,23 @@ def parser() -> argparse.ArgumentParser:
     info = corpus.add_parser("info", help="counts per label, duration and detected layout of a corpus folder")
     info.add_argument("folder")
     info.set_defaults(run=_corpus_info)
+
+    from .compare import DEFAULT_SHARINGS, DEFAULT_WEIGHTINGS
+
+    comp = commands.add_parser("compare", help="train a grid of sharing strategies x weightings x seeds")
+    comp.add_argument("--data", help="a corpus folder (default: the generated corpus of --preset)")
+    comp.add_argument("--preset", default="easy", choices=sorted(PRESETS))
+    comp.add_argument("--corpus-seed", type=int, default=0)
+    comp.add_argument("--tasks", default="vad,speaker,emotion,keyword")
+    comp.add_argument("--sharing", default=",".join(DEFAULT_SHARINGS))
+    comp.add_argument("--weighting", default=",".join(DEFAULT_WEIGHTINGS))
+    comp.add_argument("--seeds", default="0")
+    comp.add_argument("--epochs", type=int, help="default: 20 (8 in fast mode)")
+    comp.add_argument("--label-fraction", action="append", metavar="TASK=FRACTION",
+                      help="keep the labels of only this share of training utterances (repeatable)")
+    comp.add_argument("--out", default="mtlkit-results/compare.json", help="results JSON (re-runs train only new runs)")
+    comp.add_argument("--quiet", action="store_true", help="no progress bars")
+    comp.set_defaults(run=_compare)
     return top
 
 
@@ -54,7 +105,7 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as err:
+    except (ValueError, FileNotFoundError, FileExistsError, FloatingPointError) as err:
         print(f"mtlkit: error: {err}", file=sys.stderr)
         return 2
 

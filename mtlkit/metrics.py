@@ -49,7 +49,8 @@ def delta_m(results: dict, baselines: dict, metrics: dict | None = None) -> floa
     """delta_m% = mean over tasks of the relative gain over the baseline, sign-corrected (Maninis et al. 2019).
 
     ``results`` and ``baselines`` map task -> {metric: value}; ``metrics`` picks one metric per task
-    (default :data:`MAIN_METRIC`).  Positive means better than the single-task baselines.
+    (default :data:`MAIN_METRIC`).  Positive means better than the single-task baselines.  A task whose
+    baseline is 0 has no relative gain and is left out of the mean (NaN if every task is).
     """
     metrics = metrics or MAIN_METRIC
     gains = []
@@ -57,8 +58,8 @@ def delta_m(results: dict, baselines: dict, metrics: dict | None = None) -> floa
         name = metrics[task]
         base = baselines[task][name]
         sign = 1.0 if HIGHER_IS_BETTER[name] else -1.0
-        gains.append(sign * (got[name] - base) / abs(base))
-    return 100.0 * float(np.mean(gains))
+        gains.append(sign * (got[name] - base) / abs(base) if base else float("nan"))
+    return 100.0 * float(np.nanmean(gains)) if not np.isnan(gains).all() else float("nan")
 
 
 _T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,

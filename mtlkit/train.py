@@ -175,7 +175,6 @@ def fit(corpus, tasks=("vad", "speaker", "emotion", "keyword"), sharing: str = "
                                   eval_split=eval_split, corpus=corpus.info.get("key", str(corpus.root))),
                       classes={t: list(v) for t, v in classes.items() if t in tasks},
                       n_parameters=sum(p.numel() for p in model.parameters()))
-    head_params = [p for name, p in model.named_parameters() if not name.startswith(("encoder.", "adversary."))]
     generator = torch.Generator().manual_seed(seed)
     step, negatives, diagnosed = 0, np.zeros((len(tasks), len(tasks))), 0
     bar = _progress(epochs * steps_per_epoch, progress, f"{sharing}/{weighting}")
@@ -184,40 +183,15 @@ def fit(corpus, tasks=("vad", "speaker", "emotion", "keyword"), sharing: str = "
         sums = np.zeros(len(tasks))
         for batch in _batches(train, batch_size, generator):
             batch = {k: v.to(device) for k, v in batch.items()}
-            out = model(batch["feats"], batch["lengths"], split_shared=has_shared)
-            losses = torch.stack([task_loss(t, out.logits[t], batch[t]) for t in tasks])
-            for i, t in enumerate(tasks):
-                if not torch.isfinite(losses[i]):
-                    raise FloatingPointError(f"loss of task {t!r} is {losses[i].item()} at step {step} "
-                                             f"(epoch {epoch}); try a smaller lr (now {lr})")
             diagnose = has_shared and len(tasks) > 1 and step % diagnose_every == 0
-            grads = _task_grads(losses, out.shared_leaves) if has_shared and (weigher.needs_grads or diagnose) else None
-            if diagnose:
-                cos = _cosines(grads)
+            losses, combo, cos = train_step(model, weigher, optimizer, batch, tasks, diagnose, step, epoch)
+            schedule.step()
+            if cos is not None:
                 history.cosines.append(dict(step=step, matrix=cos.tolist()))
                 negatives += (cos < 0).cpu().numpy()
                 diagnosed += 1
-            combo = weigher(losses, grads if weigher.needs_grads else None)
-            optimizer.zero_grad()
-            extra = model.penalty().to(device)
-            if out.adversary is not None:
-                extra = extra + F.cross_entropy(out.adversary, batch["speaker"])
-            if combo.direction is None and not weigher.needs_grads:
-                (combo.loss + extra).backward()            # heads get w_i dL_i; the shared leaves collect sum w_i g_i
-            else:
-                losses.sum().backward(inputs=head_params, retain_graph=True)   # heads: their own unweighted loss
-                if extra.requires_grad:
-                    extra.backward(retain_graph=True)
-                direction = combo.direction if combo.direction is not None else combo.weights @ grads
-                if combo.loss is not None and any(p.requires_grad for p in weigher.parameters()):
-                    combo.loss.backward(inputs=list(weigher.parameters()), retain_graph=True)
-                _add_to_leaves(out.shared_leaves, direction)
-            if has_shared:
-                torch.autograd.backward(out.shared, [leaf.grad for leaf in out.shared_leaves])
-            optimizer.step()
-            schedule.step()
             history.step_weights.append([float(w) for w in combo.weights])
-            sums += losses.detach().cpu().numpy()
+            sums += losses.cpu().numpy()
             step += 1
             bar.update(1)
         n_batches = steps_per_epoch
@@ -235,6 +209,44 @@ def fit(corpus, tasks=("vad", "speaker", "emotion", "keyword"), sharing: str = "
     history.seconds = time.perf_counter() - start
     history.model = model
     return history
+
+
+def train_step(model: MultiTaskModel, weigher, optimizer, batch: dict, tasks: list, diagnose: bool = False,
+               step: int = 0, epoch: int = 0):
+    """One optimisation step: (losses (T,), the weighting's Combination, cosines (T, T) or None).
+
+    Weight-based methods backpropagate sum_i w_i L_i. Gradient-based ones get each task's gradient on the
+    shared representation (heads read detached copies of it), and the encoder receives their combined
+    direction while each head receives its own unweighted gradient.
+    """
+    has_shared = bool(model.shared_parameters())
+    model.train()
+    out = model(batch["feats"], batch["lengths"], split_shared=has_shared)
+    losses = torch.stack([task_loss(t, out.logits[t], batch[t]) for t in tasks])
+    for i, t in enumerate(tasks):
+        if not torch.isfinite(losses[i]):
+            raise FloatingPointError(f"loss of task {t!r} is {losses[i].item()} at step {step} (epoch {epoch}); "
+                                     f"try a smaller lr")
+    grads = _task_grads(losses, out.shared_leaves) if has_shared and (weigher.needs_grads or diagnose) else None
+    combo = weigher(losses, grads if weigher.needs_grads else None)
+    optimizer.zero_grad()
+    extra = model.penalty().to(losses.device)
+    if out.adversary is not None:
+        extra = extra + F.cross_entropy(out.adversary, batch["speaker"])
+    if not weigher.needs_grads:
+        (combo.loss + extra).backward()             # heads get w_i dL_i; the shared leaves collect sum_i w_i g_i
+    else:
+        own = [p for name, p in model.named_parameters() if not name.startswith(("encoder.", "adversary."))]
+        losses.sum().backward(inputs=own, retain_graph=True)   # heads, gates, layer weights: their own gradient
+        if extra.requires_grad:
+            extra.backward(retain_graph=True)
+        if combo.loss is not None and any(p.requires_grad for p in weigher.parameters()):
+            combo.loss.backward(inputs=list(weigher.parameters()), retain_graph=True)
+        _add_to_leaves(out.shared_leaves, combo.direction if combo.direction is not None else combo.weights @ grads)
+    if has_shared:
+        torch.autograd.backward(out.shared, [leaf.grad for leaf in out.shared_leaves])
+    optimizer.step()
+    return losses.detach(), combo, (_cosines(grads) if diagnose else None)
 
 
 def _add_to_leaves(leaves: list, direction: torch.Tensor) -> None:

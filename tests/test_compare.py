@@ -1,0 +1,47 @@
+"""mtlkit compare: the grid, its cache, delta_m against separate, the table and the command line."""
+import json
+
+import pytest
+
+import mtlkit.compare as C
+from mtlkit.cli import main
+from mtlkit.data import make_corpus
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return make_corpus("easy", speakers=5, utterances_per_speaker=8, held_out_speakers=1, seed=9)
+
+
+def test_grid_is_cached_and_measured_against_separate(tiny, tmp_path, monkeypatch):
+    calls = []
+    real_fit = C.fit
+    monkeypatch.setattr(C, "fit", lambda *a, **k: calls.append(k) or real_fit(*a, **k))
+    options = dict(tasks=["vad", "speaker"], sharings=["hard", "gated"], weightings=["equal"], seeds=[0],
+                   out=tmp_path / "r.json", progress=False, epochs=1, model_options=dict(width=16))
+    records = C.compare(tiny, **options)
+    assert len(calls) == 3                                   # separate baseline + hard + gated
+    by = {r["config"]["sharing"]: r for r in records}
+    assert by["separate"]["delta_m"] == 0.0
+    gains = [by["hard"]["test"][t][m] / by["separate"]["test"][t][m] - 1
+             for t, m in (("vad", "f1"), ("speaker", "accuracy")) if by["separate"]["test"][t][m] > 0]
+    assert by["hard"]["delta_m"] == pytest.approx(100 * sum(gains) / len(gains))
+    assert len(json.loads((tmp_path / "r.json").read_text())) == 3
+    C.compare(tiny, **options)
+    assert len(calls) == 3                                   # nothing new to train
+    C.compare(tiny, **dict(options, seeds=[0, 1]))
+    assert len(calls) == 6                                   # only the new seed's three runs
+    text = C.table(C.compare(tiny, **options))
+    assert "separate" in text and "delta_m %" in text and "vad f1" in text
+
+
+def test_command_line_compare_on_a_folder(tiny, tmp_path, capsys):
+    folder = tiny.save(tmp_path / "corpus")
+    out = tmp_path / "res.json"
+    assert main(["compare", "--data", str(folder), "--tasks", "vad,emotion", "--sharing", "hard",
+                 "--weighting", "equal", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "hard" in printed and out.is_file() and out.with_suffix(".png").is_file()
+    assert main(["compare", "--data", str(folder), "--tasks", "vad,emotion", "--weighting", "magic",
+                 "--out", str(out), "--quiet"]) == 2
+    assert "unknown weighting 'magic'" in capsys.readouterr().err

@@ -1,0 +1,174 @@
+"""Sharing strategies checked against independent constructions, and the trainer's errors and records."""
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from mtlkit.data import Corpus
+from mtlkit.metrics import delta_m, f1_scores, macro_f1, mean_ci, task_metrics
+from mtlkit.models import SHARINGS, MultiTaskModel, reverse_gradient
+from mtlkit.train import History, fit
+
+TASKS = {"vad": 2, "speaker": 4, "emotion": 5}
+
+
+def _batch(seed=0, batch=3, frames=30):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(batch, frames, 40, generator=g), torch.tensor([frames, 21, 9][:batch])
+
+
+@pytest.mark.parametrize("sharing", SHARINGS)
+def test_every_strategy_gives_the_right_shapes(sharing):
+    x, lengths = _batch()
+    out = MultiTaskModel(TASKS, sharing=sharing, width=16).eval()(x, lengths)
+    assert out.logits["vad"].shape == (3, 30, 2)
+    assert out.logits["speaker"].shape == (3, 4) and out.logits["emotion"].shape == (3, 5)
+
+
+def test_disabled_tasks_have_no_heads_and_bad_input_is_named():
+    model = MultiTaskModel({"emotion": 5}, sharing="hard", width=16)
+    assert list(model.heads) == ["emotion"]
+    with pytest.raises(ValueError, match="unknown sharing 'shared'.*separate, hard, soft"):
+        MultiTaskModel(TASKS, sharing="shared")
+    with pytest.raises(ValueError, match="at least one task"):
+        MultiTaskModel({})
+    with pytest.raises(ValueError, match=r"feats must be \(batch, frames, n_features\), got shape \(30, 40\)"):
+        model(torch.zeros(30, 40), torch.tensor([30]))
+    with pytest.raises(ValueError, match="unknown layer for task vad 'lstm9'.*cnn, lstm1, lstm2"):
+        MultiTaskModel(TASKS, sharing="hierarchical", depths={"vad": "lstm9"})
+
+
+def test_cross_stitch_at_identity_equals_separate_towers():
+    torch.manual_seed(0)
+    stitched = MultiTaskModel(TASKS, sharing="cross_stitch", width=16).eval()
+    separate = MultiTaskModel(TASKS, sharing="separate", width=16).eval()
+    state = {k: v for k, v in stitched.state_dict().items() if k != "stitch"}
+    separate.load_state_dict(state)
+    x, lengths = _batch()
+    a, b = stitched(x, lengths).logits, separate(x, lengths).logits
+    assert all(torch.allclose(a[t], b[t], atol=1e-6) for t in TASKS)
+    with torch.no_grad():
+        stitched.stitch[0, 0, 1] = 0.5                     # mixing changes the answer
+    assert not torch.allclose(stitched(x, lengths).logits["vad"], b["vad"])
+
+
+def test_gated_with_gates_forced_open_equals_hard_sharing():
+    torch.manual_seed(0)
+    gated = MultiTaskModel(TASKS, sharing="gated", width=16).eval()
+    hard = MultiTaskModel(TASKS, sharing="hard", width=16).eval()
+    hard.load_state_dict({k: v for k, v in gated.state_dict().items() if not k.startswith("gates.")})
+    x, lengths = _batch()
+    gated.gates_forced_open = True
+    a, b = gated(x, lengths).logits, hard(x, lengths).logits
+    assert all(torch.allclose(a[t], b[t], atol=1e-6) for t in TASKS)
+    gated.gates_forced_open = False
+    out = gated(x, lengths)
+    assert not torch.allclose(out.logits["speaker"], b["speaker"])
+    assert all(((g > 0) & (g < 1)).all() for g in out.gates.values())
+
+
+def test_hierarchical_heads_read_the_layers_they_claim():
+    model = MultiTaskModel(TASKS, sharing="hierarchical", width=16, depths={"vad": "cnn", "speaker": "lstm1"})
+    assert model.depths == {"vad": "cnn", "speaker": "lstm1", "emotion": "lstm2"}
+    x, lengths = _batch()
+
+    def touched(task):
+        model.zero_grad()
+        model(x, lengths).logits[task].sum().backward()
+        return [k for k, stage in enumerate(model.encoder.stages)
+                if any(p.grad is not None and p.grad.abs().sum() > 0 for p in stage.parameters())]
+
+    assert touched("vad") == [0] and touched("speaker") == [0, 1] and touched("emotion") == [0, 1, 2]
+
+
+def test_layer_attention_weights_are_a_softmax_over_layers():
+    model = MultiTaskModel(TASKS, sharing="layer_attention", width=16)
+    with torch.no_grad():
+        model.layer_logits["vad"].copy_(torch.tensor([0.0, math.log(3.0), -1e9]))
+    out = model(*_batch())
+    assert torch.allclose(out.layer_weights["vad"], torch.tensor([0.25, 0.75, 0.0]))
+
+
+def test_gradient_reversal_flips_and_scales_the_sign():
+    x = torch.randn(5, requires_grad=True)
+    v = torch.randn(5)
+    (reverse_gradient(x, 0.3) * v).sum().backward()
+    assert torch.allclose(x.grad, -0.3 * v)
+    assert torch.equal(reverse_gradient(x, 0.3), x)
+
+
+def test_soft_sharing_penalty_and_its_gradient_by_hand():
+    model = MultiTaskModel({"speaker": 4, "emotion": 5}, sharing="soft", width=16, soft_lambda=0.1)
+    towers = list(model.towers.values())
+    a, b = (t.stages[0][0].conv.weight for t in towers)
+    expected = 0.1 * sum(((pa - pb) ** 2).sum() / 2 for pa, pb in zip(towers[0].parameters(), towers[1].parameters()))
+    penalty = model.penalty()
+    assert torch.allclose(penalty, expected)
+    penalty.backward()
+    mean = (a + b).detach() / 2
+    assert torch.allclose(a.grad, 2 * 0.1 * (a.detach() - mean)) and torch.allclose(b.grad, -a.grad)
+    assert MultiTaskModel(TASKS, sharing="hard", width=16).penalty() == 0
+
+
+def test_metrics_by_hand():
+    y, y_hat = [0, 0, 1, 1, 2], [0, 1, 1, 1, 0]
+    # class 0: tp 1, fp 1, fn 1 -> 0.5; class 1: tp 2, fp 1 -> 0.8; class 2: tp 0 -> 0
+    assert np.allclose(f1_scores(y, y_hat, 3), [0.5, 0.8, 0.0]) and math.isclose(macro_f1(y, y_hat, 3), 1.3 / 3)
+    assert task_metrics("vad", [1, 1, 0, 0], [1, 0, 0, 1], 2) == {"accuracy": 0.5, "f1": 0.5}
+    results = {"vad": {"f1": 0.99}, "emotion": {"accuracy": 0.6}}
+    base = {"vad": {"f1": 0.90}, "emotion": {"accuracy": 0.5}}
+    assert math.isclose(delta_m(results, base), 100 * (0.09 / 0.9 + 0.1 / 0.5) / 2)
+    assert math.isclose(delta_m({"x": {"loss": 1.0}}, {"x": {"loss": 2.0}}, {"x": "loss"}), 50.0)
+    zero = {"vad": {"f1": 0.0}, "emotion": {"accuracy": 0.5}}
+    assert math.isclose(delta_m(results, zero), 20.0) and math.isnan(delta_m({"vad": {"f1": 1}}, {"vad": {"f1": 0}}))
+    mean, half = mean_ci([1.0, 2.0, 3.0])
+    assert mean == 2.0 and math.isclose(half, 4.303 * 1.0 / math.sqrt(3))
+
+
+@pytest.fixture(scope="module")
+def tiny_corpus():
+    from mtlkit.data import make_corpus
+
+    return make_corpus("easy", speakers=6, utterances_per_speaker=10, held_out_speakers=1, seed=5)
+
+
+def test_fit_records_plain_data_that_round_trips(tiny_corpus, tmp_path):
+    history = fit(tiny_corpus, tasks=["vad", "speaker", "emotion"], sharing="gated", weighting="uncertainty",
+                  epochs=2, diagnose_every=1, progress=False, model_options=dict(width=16))
+    assert len(history.epochs) == 2 and set(history.test) == {"vad", "speaker", "emotion"}
+    assert len(history.step_weights) == 2 * math.ceil(len(tiny_corpus.split("train")) / 32)
+    assert set(history.conflict_rate) == {"vad|speaker", "vad|emotion", "speaker|emotion"}
+    assert len(history.gates["vad"]) == 16 and history.cosines[0]["matrix"][0][0] == pytest.approx(1.0)
+    history.save(tmp_path / "run.json")
+    back = History.load(tmp_path / "run.json")
+    assert back.to_json() == history.to_json()
+    again = fit(tiny_corpus, tasks=["vad", "speaker", "emotion"], sharing="gated", weighting="uncertainty",
+                epochs=2, diagnose_every=1, progress=False, model_options=dict(width=16))
+    assert again.test == history.test and again.step_weights == history.step_weights      # seeded on CPU
+
+
+@pytest.mark.parametrize("weighting", ["pcgrad", "mgda", "gradnorm"])
+def test_gradient_based_weightings_train_through_the_shared_representation(tiny_corpus, weighting):
+    history = fit(tiny_corpus, tasks=["vad", "speaker"], sharing="hierarchical", weighting=weighting, epochs=1,
+                  progress=False, model_options=dict(width=16))
+    assert all(np.isfinite(w).all() for w in history.step_weights) and history.test["vad"]["accuracy"] > 0
+
+
+def test_fit_errors_name_the_problem(tiny_corpus, tmp_path):
+    with pytest.raises(ValueError, match="weighting 'pcgrad' combines task gradients on a shared encoder"):
+        fit(tiny_corpus, tasks=["vad", "speaker"], sharing="separate", weighting="pcgrad", epochs=1, progress=False)
+    with pytest.raises(ValueError, match="unknown weighting 'nash'.*equal, fixed"):
+        fit(tiny_corpus, weighting="nash", epochs=1, progress=False)
+    with pytest.raises(ValueError, match="unknown task 'gender'"):
+        fit(tiny_corpus, tasks=["gender"], epochs=1, progress=False)
+    with pytest.raises(ValueError, match="at least one task"):
+        fit(tiny_corpus, tasks=[], epochs=1, progress=False)
+    no_emotion = Corpus([replace(u, emotion="") for u in tiny_corpus], info=tiny_corpus.info)
+    with pytest.raises(ValueError, match="no emotion labels"):
+        fit(no_emotion, tasks=["speaker", "emotion"], epochs=1, progress=False)
+    broken = Corpus([replace(u, wave=u.wave * np.nan) if i == 3 else u for i, u in enumerate(tiny_corpus)],
+                    info=tiny_corpus.info)
+    with pytest.raises(FloatingPointError, match="loss of task 'vad' is nan at step 0"):
+        fit(broken, tasks=["vad", "speaker"], epochs=1, progress=False, model_options=dict(width=16))
