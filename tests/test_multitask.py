@@ -172,3 +172,19 @@ def test_fit_errors_name_the_problem(tiny_corpus, tmp_path):
                     info=tiny_corpus.info)
     with pytest.raises(FloatingPointError, match="loss of task 'vad' is nan at step 0"):
         fit(broken, tasks=["vad", "speaker"], epochs=1, progress=False, model_options=dict(width=16))
+
+
+def test_attentive_statistics_pooling_with_flat_scores_is_mean_and_std():
+    from mtlkit.models import AttentiveStatsPool
+
+    pool = AttentiveStatsPool(width=3)
+    with torch.no_grad():
+        for p in pool.score.parameters():
+            p.zero_()                                      # every frame scores the same
+    x = torch.randn(2, 6, 3)
+    mask = torch.tensor([[1] * 6, [1] * 4 + [0] * 2]).bool()
+    out = pool(x, mask)
+    for b, n in ((0, 6), (1, 4)):
+        frames = x[b, :n]
+        assert torch.allclose(out[b, :3], frames.mean(0), atol=1e-6)
+        assert torch.allclose(out[b, 3:], frames.std(0, unbiased=False), atol=1e-5)
