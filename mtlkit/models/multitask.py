@@ -75,7 +75,8 @@ class MultiTaskModel(nn.Module):
     """
 
     def __init__(self, tasks: dict, sharing: str = "hard", n_features: int = 40, width: int = 64,
-                 lstm_layers: int = 2, pooling: str = "mean", soft_lambda: float = 1e-2, depths: dict | None = None,
+                 lstm_layers: int = 2, pooling: str = "attentive", soft_lambda: float = 1e-2,
+                 depths: dict | None = None,
                  gate: str = "channel", adversary_classes: int = 0, adversary_on: str = "emotion",
                  adversary_strength: float = 1.0, dropout: float = 0.1):
         super().__init__()
