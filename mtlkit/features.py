@@ -59,7 +59,7 @@ class Features(nn.Module):
 
 
 def normalize(feats: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Per-utterance mean/variance normalisation of (batch, frames, n) over the valid frames of ``mask`` (batch, frames)."""
+    """Per-utterance mean/variance normalisation of (batch, frames, n) over the valid frames of mask (batch, frames)."""
     if mask is None:
         mask = torch.ones(feats.shape[:-1], dtype=torch.bool, device=feats.device)
     w = mask.unsqueeze(-1).to(feats.dtype)

@@ -50,7 +50,8 @@ def reverberate(x: np.ndarray, rt60: float, rng: np.random.Generator) -> np.ndar
     return (y * (np.abs(x).max() / (np.abs(y).max() + 1e-12))).astype(np.float32)
 
 
-def mix_at_snr(speech: np.ndarray, noise: np.ndarray, snr_db: float, speech_mask: np.ndarray | None = None) -> np.ndarray:
+def mix_at_snr(speech: np.ndarray, noise: np.ndarray, snr_db: float,
+               speech_mask: np.ndarray | None = None) -> np.ndarray:
     """Add noise scaled so that speech power over noise power is snr_db (speech power over speech_mask)."""
     active = speech[speech_mask] if speech_mask is not None and speech_mask.any() else speech
     p_speech = float(np.mean(active.astype(np.float64) ** 2))
