@@ -102,13 +102,13 @@ def plot(records: list, path=None):
     import matplotlib.pyplot as plt
 
     rows = summarize(records)
-    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(rows)), 3.5))
-    labels = [f"{r['sharing']}\n{r['weighting']}" for r in rows]
+    fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(rows)), 4))
+    labels = [f"{r['sharing']} / {r['weighting']}" for r in rows]
     means = [r["delta_m"][0] for r in rows]
     errs = [0 if np.isnan(r["delta_m"][1]) else r["delta_m"][1] for r in rows]
     ax.bar(range(len(rows)), means, yerr=errs, color=["tab:green" if m > 0 else "tab:red" for m in means])
     ax.axhline(0, color="k", lw=0.8)
-    ax.set_xticks(range(len(rows)), labels, fontsize=8)
+    ax.set_xticks(range(len(rows)), labels, fontsize=8, rotation=40, ha="right")
     ax.set_ylabel("delta_m % vs separate")
     fig.tight_layout()
     if path:

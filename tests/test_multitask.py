@@ -102,6 +102,10 @@ def test_gradient_reversal_flips_and_scales_the_sign():
 def test_soft_sharing_penalty_and_its_gradient_by_hand():
     model = MultiTaskModel({"speaker": 4, "emotion": 5}, sharing="soft", width=16, soft_lambda=0.1)
     towers = list(model.towers.values())
+    assert model.penalty() == 0                            # theta_i = theta_0 + delta_i, delta_i = 0 at the start
+    with torch.no_grad():
+        for p in towers[1].parameters():
+            p.add_(0.1 * torch.randn_like(p))
     a, b = (t.stages[0][0].conv.weight for t in towers)
     expected = 0.1 * sum(((pa - pb) ** 2).sum() / 2 for pa, pb in zip(towers[0].parameters(), towers[1].parameters()))
     penalty = model.penalty()

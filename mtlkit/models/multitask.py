@@ -89,6 +89,10 @@ class MultiTaskModel(nn.Module):
         if sharing in ("separate", "soft", "cross_stitch"):
             self.towers = nn.ModuleDict({t: make_encoder() for t in self.tasks})
             names = next(iter(self.towers.values())).layer_names
+            if sharing == "soft":           # theta_i = theta_0 + delta_i with every delta_i = 0 at the start
+                first = next(iter(self.towers.values())).state_dict()
+                for tower in self.towers.values():
+                    tower.load_state_dict(first)
         else:
             self.encoder = make_encoder()
             names = self.encoder.layer_names
