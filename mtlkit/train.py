@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from .config import check_choice, pick
 from .features import IGNORE, FeatureDataset, collate
-from .metrics import task_metrics
+from .metrics import confusion, task_metrics
 from .models import FRAME_TASKS, MultiTaskModel
 from .weighting import WEIGHTINGS, make_weighting
 
@@ -28,6 +28,7 @@ class History:
 
     config: dict
     epochs: list = field(default_factory=list)        # [{epoch, train_loss: {task}, val: {task: {metric}}, weights}]
+                                                      # (val: the 'val' split; test: the eval_split at the end)
     step_weights: list = field(default_factory=list)  # per step: [w_task for task in tasks]
     cosines: list = field(default_factory=list)       # per diagnosed step: (T, T) cosine matrix as nested lists
     conflict_rate: dict = field(default_factory=dict)  # "a|b" -> share of diagnosed steps with negative cosine
@@ -154,6 +155,7 @@ def fit(corpus, tasks=("vad", "speaker", "emotion", "keyword"), sharing: str = "
     train = FeatureDataset(train_corpus, label_tasks)
     classes = train.classes
     evalset = FeatureDataset(eval_corpus, label_tasks, classes=classes, stats=train.stats)
+    valset = FeatureDataset(corpus.split("val"), label_tasks, classes=classes, stats=train.stats)
     _limit_labels(train, label_fraction, seed)
     n_classes = {t: 2 if t == "vad" else len(classes[t]) for t in tasks}
     model = MultiTaskModel(n_classes, sharing=sharing, n_features=train.features.n_features,
@@ -194,14 +196,15 @@ def fit(corpus, tasks=("vad", "speaker", "emotion", "keyword"), sharing: str = "
             sums += losses.cpu().numpy()
             step += 1
             bar.update(1)
-        n_batches = steps_per_epoch
-        weigher.epoch_end(torch.tensor(sums / n_batches))
-        val, _ = evaluate(model, evalset)
-        history.epochs.append(dict(epoch=epoch, train_loss=dict(zip(tasks, (sums / n_batches).tolist())), val=val,
-                                   weights=dict(zip(tasks, np.mean(history.step_weights[-n_batches:], 0).tolist()))))
+        mean_loss = sums / steps_per_epoch
+        weigher.epoch_end(torch.tensor(mean_loss))
+        val, _ = evaluate(model, valset)
+        weights = np.mean(history.step_weights[-steps_per_epoch:], 0)
+        history.epochs.append(dict(epoch=epoch, train_loss=dict(zip(tasks, mean_loss.tolist())), val=val,
+                                   weights=dict(zip(tasks, weights.tolist()))))
     bar.close()
     history.test, pairs = evaluate(model, evalset)
-    history.confusion = {t: _confusion_list(y, y_hat, n_classes[t]) for t, (y, y_hat) in pairs.items()}
+    history.confusion = {t: confusion(y, y_hat, n_classes[t]).tolist() for t, (y, y_hat) in pairs.items()}
     if diagnosed:
         history.conflict_rate = {f"{a}|{b}": float(negatives[i, j] / diagnosed) for i, a in enumerate(tasks)
                                  for j, b in enumerate(tasks) if i < j}
@@ -257,12 +260,6 @@ def _add_to_leaves(leaves: list, direction: torch.Tensor) -> None:
         g = direction[offset:offset + n].view_as(leaf)
         leaf.grad = g.clone() if leaf.grad is None else leaf.grad + g
         offset += n
-
-
-def _confusion_list(y, y_hat, n: int) -> list:
-    from .metrics import confusion
-
-    return confusion(y, y_hat, n).tolist()
 
 
 @torch.no_grad()
