@@ -146,7 +146,9 @@ def _speak_job(job):
 
 
 def _run_in_fresh_process(job):
-    done = subprocess.run([sys.executable, "-m", __name__], input=pickle.dumps(job), capture_output=True)
+    package_root = str(Path(__file__).resolve().parents[2])          # importable even when not pip-installed
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
+    done = subprocess.run([sys.executable, "-m", __name__], input=pickle.dumps(job), capture_output=True, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"eSpeak NG worker failed: {done.stderr.decode(errors='replace')[-2000:]}")
     return pickle.loads(done.stdout)
