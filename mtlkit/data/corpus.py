@@ -126,10 +126,7 @@ class Corpus:
 
     def classes(self, task: str) -> list[str]:
         """The sorted label set of a task (emotions in the kit's canonical order)."""
-        found = set(self.labels(task))
-        if task == "emotion":
-            return [e for e in EMOTIONS if e in found] + sorted(found - set(EMOTIONS))
-        return sorted(found)
+        return _ordered(task, set(self.labels(task)))
 
     def counts(self, column: str) -> Counter:
         """How many utterances carry each value of a column (e.g. 'emotion', 'noise', 'split')."""
@@ -153,10 +150,8 @@ class Corpus:
                  f"total duration: {self.duration() / 60:.2f} min", f"tasks: {', '.join(self.tasks())}"]
         for column in ("split", "emotion", "accent", "keyword", "noise"):
             counts = self.counts(column)
-            order = [e for e in EMOTIONS if e in counts] + sorted(set(counts) - set(EMOTIONS)) \
-                if column == "emotion" else sorted(counts)
             if any(counts):
-                lines.append(f"{column}: " + ", ".join(f"{k}={counts[k]}" for k in order if k))
+                lines.append(f"{column}: " + ", ".join(f"{k}={counts[k]}" for k in _ordered(column, counts) if k))
         if "vad" in self.tasks():
             speech = np.mean(np.concatenate([u.vad for u in self.utterances]))
             lines.append(f"vad: {100 * speech:.1f}% of 10 ms frames are speech")
@@ -179,6 +174,13 @@ class Corpus:
             raise
         self.root = folder
         return folder
+
+
+def _ordered(column: str, values) -> list:
+    """Values sorted for display and class indices: emotions in the kit's canonical order, others sorted."""
+    if column == "emotion":
+        return [e for e in EMOTIONS if e in values] + sorted(set(values) - set(EMOTIONS))
+    return sorted(values)
 
 
 def _has_label(u: Utterance, task: str) -> bool:
