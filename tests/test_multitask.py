@@ -192,3 +192,19 @@ def test_attentive_statistics_pooling_with_flat_scores_is_mean_and_std():
         frames = x[b, :n]
         assert torch.allclose(out[b, :3], frames.mean(0), atol=1e-6)
         assert torch.allclose(out[b, 3:], frames.std(0, unbiased=False), atol=1e-5)
+
+
+def test_bilstm_block_equals_a_packed_bidirectional_lstm():
+    from mtlkit.models.encoder import BiLSTMBlock
+
+    torch.manual_seed(0)
+    block, lengths = BiLSTMBlock(8, dropout=0.0).eval(), torch.tensor([7, 3, 5])
+    x = torch.randn(3, 7, 8) * (torch.arange(7)[None, :, None] < lengths[:, None, None])
+    ref = torch.nn.LSTM(8, 4, batch_first=True, bidirectional=True)
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(ref, f"{name}_l0").copy_(getattr(block.forward_lstm, f"{name}_l0"))
+            getattr(ref, f"{name}_l0_reverse").copy_(getattr(block.backward_lstm, f"{name}_l0"))
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    y, _ = torch.nn.utils.rnn.pad_packed_sequence(ref(packed)[0], batch_first=True, total_length=7)
+    assert torch.allclose(block(x, lengths), x + y, atol=1e-6)

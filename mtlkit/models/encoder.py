@@ -27,23 +27,35 @@ class ConvBlock(nn.Module):
         return y * frame_mask(lengths, y.shape[1]).unsqueeze(-1)
 
 
+def reverse_within_lengths(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each sequence's valid frames in place of padding: (batch, frames, n) -> same shape."""
+    t = torch.arange(x.shape[1], device=x.device)[None, :]
+    end = lengths.to(x.device)[:, None]
+    index = torch.where(t < end, end - 1 - t, t)
+    return x.gather(1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+
+
 class BiLSTMBlock(nn.Module):
     """A residual bidirectional LSTM layer over the valid frames: (batch, frames, width) -> x + BiLSTM(x).
 
-    The residual path makes the stack train several times faster from scratch (measured: 40 full-batch steps
-    reach 0.84 training accuracy with it, 0.41 without).
+    The backward direction reads each utterance reversed within its own length, so padding never reaches a
+    valid frame: the same result as a packed bidirectional LSTM, about 6x faster to train on CPU (measured;
+    packed sequences zero-fill a full-size gradient at every time step). The residual path makes the stack
+    train several times faster from scratch (measured: 40 full-batch steps reach 0.84 training accuracy with
+    it, 0.41 without).
     """
 
     def __init__(self, width: int, dropout: float = 0.1):
         super().__init__()
-        self.lstm = nn.LSTM(width, width // 2, batch_first=True, bidirectional=True)
+        self.forward_lstm = nn.LSTM(width, width // 2, batch_first=True)
+        self.backward_lstm = nn.LSTM(width, width // 2, batch_first=True)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        y, _ = self.lstm(packed)
-        y, _ = nn.utils.rnn.pad_packed_sequence(y, batch_first=True, total_length=x.shape[1])
-        return x + self.drop(y)
+        ahead, _ = self.forward_lstm(x)
+        behind, _ = self.backward_lstm(reverse_within_lengths(x, lengths))
+        y = torch.cat([ahead, reverse_within_lengths(behind, lengths)], -1)
+        return x + self.drop(y) * frame_mask(lengths, x.shape[1]).unsqueeze(-1)
 
 
 class Encoder(nn.Module):
