@@ -127,11 +127,13 @@ def fit(corpus, tasks=("vad", "speaker", "emotion", "keyword"), sharing: str = "
         epochs: int | None = None, lr: float = 5e-3, batch_size: int = 32, seed: int = 0,
         label_fraction: dict | None = None, adversary: str | None = None, adversary_strength: float = 1.0,
         weighting_options: dict | None = None, model_options: dict | None = None, eval_split: str = "test",
-        diagnose_every: int = 5, progress: bool = True, device: str | None = None) -> History:
+        diagnose_every: int = 5, progress=True, device: str | None = None) -> History:
     """Train a multi-task model on the corpus's 'train' split and evaluate it on ``eval_split``.
 
     ``adversary='speaker'`` adds a gradient-reversal speaker classifier on the emotion branch (strength
-    ``adversary_strength``). The trained model is attached as ``history.model`` (not serialised).
+    ``adversary_strength``). ``progress`` is True (a tqdm bar), False, or a function called as
+    ``progress(done_steps, total_steps)`` (the widgets' progress bars). The trained model and the feature
+    scaling are attached as ``history.model`` and ``history.stats`` (not serialised; see :func:`features_for`).
     Introduced in notebooks/01_single_task_baselines.ipynb.
     """
     tasks = list(tasks)
@@ -210,8 +212,13 @@ def fit(corpus, tasks=("vad", "speaker", "emotion", "keyword"), sharing: str = "
                                  for j, b in enumerate(tasks) if i < j}
     _record_attention(model, evalset, history)
     history.seconds = time.perf_counter() - start
-    history.model = model
+    history.model, history.stats = model.eval(), train.stats
     return history
+
+
+def features_for(history: History, corpus) -> FeatureDataset:
+    """Features of ``corpus`` scaled as the run's training set was (labels are read from the corpus itself)."""
+    return FeatureDataset(corpus, (), stats=history.stats)
 
 
 def train_step(model: MultiTaskModel, weigher, optimizer, batch: dict, tasks: list, diagnose: bool = False,
@@ -278,7 +285,41 @@ def _record_attention(model: MultiTaskModel, dataset, history: History) -> None:
         history.gates = {t: (s / count).tolist() for t, s in sums.items()}
 
 
-def _progress(total: int, enabled: bool, desc: str):
+class _Callback:
+    """A progress bar that reports to a function ``progress(done, total)``."""
+
+    def __init__(self, report, total: int):
+        self.report, self.total, self.done = report, total, 0
+        report(0, total)
+
+    def update(self, n: int = 1):
+        self.done += n
+        self.report(self.done, self.total)
+
+    def close(self):
+        pass
+
+
+def _progress(total: int, progress, desc: str):
+    if callable(progress):
+        return _Callback(progress, total)
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, disable=not enabled, desc=desc, leave=False)
+    return tqdm(total=total, disable=not progress, desc=desc, leave=False)
+
+
+@torch.no_grad()
+def predict(history: History, corpus, task: str, batch_size: int = 64) -> list:
+    """Predictions of a trained run for each utterance: class names, or a (frames,) 0/1 array for VAD."""
+    model = history.model.eval()
+    check_choice("task", task, tuple(model.tasks))
+    data, names = features_for(history, corpus), history.classes.get(task)
+    out = []
+    for start in range(0, len(data), batch_size):
+        batch = collate([data[i] for i in range(start, min(start + batch_size, len(data)))])
+        guess = model(batch["feats"], batch["lengths"]).logits[task].argmax(-1)
+        if task in FRAME_TASKS:
+            out += [g[:n].numpy() for g, n in zip(guess, batch["lengths"])]
+        else:
+            out += [names[int(g)] for g in guess]
+    return out

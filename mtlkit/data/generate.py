@@ -80,8 +80,8 @@ def corpus_config(preset: str = "easy", **overrides) -> CorpusConfig:
     for name in overrides:
         check_choice("corpus setting", name, tuple(sorted(names)))
     settings = dict(PRESETS[preset], preset=preset)
-    settings["speakers"] = pick(settings.get("speakers", 16), 10)
-    settings["utterances_per_speaker"] = pick(60, 20)
+    settings["speakers"] = pick(settings.get("speakers", 16), 12)
+    settings["utterances_per_speaker"] = pick(60, 30)
     settings.update({k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
     settings.setdefault("held_out_speakers", max(1, settings["speakers"] // 4))   # a quarter of the speakers
     return CorpusConfig(**settings)

@@ -132,6 +132,21 @@ class MultiTaskModel(nn.Module):
             total = total + ((stacked - stacked.mean(0)) ** 2).sum()
         return self.soft_lambda * total
 
+    def tower_spread(self) -> float:
+        """Relative distance of the towers from their mean, sqrt(sum_i ||theta_i - mean||^2 / sum_i ||mean||^2).
+
+        0 when every task uses the same parameters (one shared encoder, or soft towers pulled together).
+        """
+        if not hasattr(self, "towers") or len(self.towers) < 2:
+            return 0.0
+        apart = together = 0.0
+        with torch.no_grad():
+            for params in zip(*(tower.parameters() for tower in self.towers.values())):
+                stacked = torch.stack(params)
+                apart += float(((stacked - stacked.mean(0)) ** 2).sum())
+                together += float((stacked.mean(0) ** 2).sum()) * len(params)
+        return (apart / together) ** 0.5
+
     def _task_inputs(self, x, lengths, mask, split_shared, out: Output) -> dict:
         """The (batch, frames, width) tensor each task head reads."""
         tasks = list(self.tasks)
@@ -190,6 +205,21 @@ class MultiTaskModel(nn.Module):
         if self.adversary is not None:
             out.adversary = self.adversary(reverse_gradient(inputs[self.adversary_on], self.adversary_strength), mask)
         return out
+
+    def layer_outputs(self, feats: torch.Tensor, lengths: torch.Tensor, task: str | None = None) -> list:
+        """Each encoder layer's output (batch, frames, width) as ``task`` sees it (its own tower, if any)."""
+        if self.sharing in ("separate", "soft", "cross_stitch"):
+            check_choice("task (this model has one tower per task)", task, tuple(self.tasks))
+        if self.sharing in ("separate", "soft"):
+            return self.towers[task](feats, lengths)
+        if self.sharing == "cross_stitch":
+            tasks, outs, h = list(self.tasks), [], [feats] * len(self.tasks)
+            for k in range(len(self.layer_names)):
+                h = [self.towers[t].stage(k, h[i], lengths) for i, t in enumerate(tasks)]
+                h = [sum(self.stitch[k][i, j] * h[j] for j in range(len(tasks))) for i in range(len(tasks))]
+                outs.append(h[tasks.index(task)])
+            return outs
+        return self.encoder(feats, lengths)
 
     def embed(self, feats: torch.Tensor, lengths: torch.Tensor, task: str) -> torch.Tensor:
         """The utterance embedding (batch, hidden) that the head of ``task`` classifies."""

@@ -1,0 +1,136 @@
+"""Utterance embeddings from a trained model, 2-D projections (PCA, t-SNE) and linear probes.
+
+Introduced in notebooks/05_embedding_explorer.ipynb.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import check_choice
+from .features import collate
+from .models.encoder import frame_mask
+from .train import features_for
+
+PROJECTIONS = ("pca", "tsne")
+"""2-D projections of an embedding."""
+
+
+@torch.no_grad()
+def embed(history, corpus, layer: str = "head", task: str | None = None, batch_size: int = 64) -> np.ndarray:
+    """(N, D) embeddings of the corpus's utterances from a trained run (``history.model``).
+
+    ``layer='head'``: what the head of ``task`` classifies (its pooled input); an encoder layer name ('cnn',
+    'lstm1', ...): that layer's output averaged over the valid frames (tower models: the tower of ``task``).
+    """
+    model = history.model.eval()
+    check_choice("layer", layer, tuple(model.layer_names) + ("head",))
+    if layer == "head" or model.sharing in ("separate", "soft", "cross_stitch"):
+        check_choice("task", task, tuple(model.tasks))
+    data = features_for(history, corpus)
+    rows = []
+    for start in range(0, len(data), batch_size):
+        batch = collate([data[i] for i in range(start, min(start + batch_size, len(data)))])
+        feats, lengths = batch["feats"], batch["lengths"]
+        if layer == "head":
+            rows.append(model.embed(feats, lengths, task))
+        else:
+            out = model.layer_outputs(feats, lengths, task)[model.layer_names.index(layer)]
+            mask = frame_mask(lengths, feats.shape[1]).unsqueeze(-1)
+            rows.append((out * mask).sum(1) / lengths[:, None])
+    return torch.cat(rows).numpy()
+
+
+def pca(x: np.ndarray, k: int = 2) -> np.ndarray:
+    """(N, D) -> (N, k) coordinates on the k directions of largest variance."""
+    x = np.asarray(x, float) - np.mean(x, 0)
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    return x @ vt[:k].T
+
+
+def _conditional_p(d2: np.ndarray, perplexity: float) -> np.ndarray:
+    """Row-wise Gaussian neighbour probabilities whose entropy is log(perplexity) (binary search on 1/2sigma^2)."""
+    n, target = len(d2), np.log(perplexity)
+    p = np.zeros((n, n))
+    for i in range(n):
+        d = np.delete(d2[i], i)
+        lo, hi, beta = 0.0, np.inf, 1.0 / max(np.median(d), 1e-12)
+        for _ in range(64):
+            w = np.exp(-(d - d.min()) * beta)
+            q = w / w.sum()
+            entropy = -(q * np.log(np.maximum(q, 1e-300))).sum()
+            if abs(entropy - target) < 1e-5:
+                break
+            if entropy > target:
+                lo, beta = beta, beta * 2 if hi == np.inf else (beta + hi) / 2
+            else:
+                hi, beta = beta, (beta + lo) / 2
+        p[i, np.arange(n) != i] = q
+    return p
+
+
+def tsne(x: np.ndarray, perplexity: float = 30.0, steps: int = 750, seed: int = 0) -> np.ndarray:
+    """(N, D) -> (N, 2) t-SNE (exact gradients; van der Maaten & Hinton 2008), for a few hundred points."""
+    x = np.asarray(x, float)
+    n = len(x)
+    if n < 4:
+        raise ValueError(f"t-SNE needs at least 4 points, got {n}")
+    perplexity = min(perplexity, (n - 1) / 3)
+    d2 = ((x[:, None, :] - x[None, :, :]) ** 2).sum(-1)
+    p = _conditional_p(d2, perplexity)
+    p = np.maximum((p + p.T) / (2 * n), 1e-12)
+    y = np.random.default_rng(seed).normal(0, 1e-4, (n, 2))
+    velocity, gains, lr = np.zeros_like(y), np.ones_like(y), max(n / 12, 50.0)
+    for step in range(steps):
+        exaggeration, momentum = (12.0, 0.5) if step < 250 else (1.0, 0.8)
+        diff = y[:, None, :] - y[None, :, :]
+        kernel = 1.0 / (1.0 + (diff ** 2).sum(-1))
+        np.fill_diagonal(kernel, 0.0)
+        q = np.maximum(kernel / kernel.sum(), 1e-12)
+        grad = 4 * (((exaggeration * p - q) * kernel)[:, :, None] * diff).sum(1)
+        gains = np.where(np.sign(grad) != np.sign(velocity), gains + 0.2, gains * 0.8).clip(0.01)
+        velocity = momentum * velocity - lr * gains * grad
+        y = y + velocity
+        y = y - y.mean(0)
+    return y
+
+
+def project(x: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
+    """(N, D) -> (N, 2) with ``method`` in :data:`PROJECTIONS`."""
+    check_choice("projection", method, PROJECTIONS)
+    return pca(x) if method == "pca" else tsne(x, seed=seed)
+
+
+def linear_probe(x: np.ndarray, labels, folds: int = 2, seed: int = 0, l2: float = 1e-2) -> float:
+    """Cross-validated accuracy of a logistic-regression classifier reading ``labels`` off embeddings (N, D).
+
+    How much of a label is *linearly* decodable from the embedding: near chance means the embedding has
+    (almost) forgotten it.
+    """
+    x = torch.as_tensor(np.asarray(x, np.float32))
+    names, y = np.unique(np.asarray(labels), return_inverse=True)
+    y = torch.as_tensor(y)
+    if len(names) < 2:
+        raise ValueError(f"a probe needs at least 2 distinct labels, got {list(names)}")
+    order = torch.as_tensor(np.random.default_rng(seed).permutation(len(y)))
+    correct = 0
+    for fold in range(folds):
+        test = order[fold::folds]
+        train = order[torch.as_tensor([i % folds != fold for i in range(len(order))])]
+        mean, std = x[train].mean(0), x[train].std(0) + 1e-6
+        xs = (x - mean) / std
+        w = torch.zeros(x.shape[1], len(names), requires_grad=True)
+        b = torch.zeros(len(names), requires_grad=True)
+        opt = torch.optim.LBFGS([w, b], max_iter=200, line_search_fn="strong_wolfe")
+
+        def closure():
+            opt.zero_grad()
+            loss = F.cross_entropy(xs[train] @ w + b, y[train]) + l2 * (w ** 2).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        with torch.no_grad():
+            correct += int(((xs[test] @ w + b).argmax(1) == y[test]).sum())
+    return correct / len(y)

@@ -1,0 +1,75 @@
+"""Projections and probes against closed forms and planted structure; embeddings from a trained run."""
+import numpy as np
+import pytest
+
+from mtlkit.embeddings import embed, linear_probe, pca, project, tsne
+
+
+def clusters(k=3, n=30, d=10, spread=10.0, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, spread, (k, d))
+    labels = np.repeat(np.arange(k), n)
+    return centres[labels] + rng.normal(0, 1, (k * n, d)), labels
+
+
+def nearest_neighbour_accuracy(y2, labels):
+    d = ((y2[:, None] - y2[None]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    return float((labels[d.argmin(1)] == labels).mean())
+
+
+def test_pca_recovers_the_direction_of_largest_variance():
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, (500, 3)) * np.array([5.0, 2.0, 0.1])
+    y = pca(x)
+    assert y.shape == (500, 2)
+    assert np.allclose(np.abs(y[:, 0]), np.abs(x[:, 0] - x[:, 0].mean()), atol=0.2)
+    assert abs(np.var(y[:, 0]) / np.var(y[:, 1]) - 6.25) < 1.5
+    assert np.allclose(np.cov(y.T)[0, 1], 0, atol=1e-8)
+
+
+def test_tsne_keeps_planted_clusters_apart_and_is_seeded():
+    x, labels = clusters()
+    y = tsne(x, seed=1)
+    assert y.shape == (90, 2) and np.isfinite(y).all()
+    assert nearest_neighbour_accuracy(y, labels) == 1.0
+    assert np.array_equal(y, tsne(x, seed=1))
+    within = np.mean([np.linalg.norm(y[labels == c] - y[labels == c].mean(0), axis=1).mean() for c in range(3)])
+    between = np.linalg.norm(y[labels == 0].mean(0) - y[labels == 1].mean(0))
+    assert between > 3 * within
+
+
+def test_tsne_of_unstructured_points_shows_no_clusters():
+    x = np.random.default_rng(0).normal(0, 1, (90, 10))
+    labels = np.repeat(np.arange(3), 30)             # labels unrelated to the points
+    assert nearest_neighbour_accuracy(tsne(x), labels) < 0.6
+
+
+def test_linear_probe_reads_separable_labels_and_not_random_ones():
+    x, labels = clusters(k=4, spread=3.0)
+    assert linear_probe(x, labels) > 0.95
+    shuffled = np.random.default_rng(0).permutation(labels)
+    assert linear_probe(x, shuffled) < 0.45           # chance is 0.25
+    with pytest.raises(ValueError, match="at least 2 distinct labels"):
+        linear_probe(x, np.zeros(len(x)))
+
+
+def test_bad_projection_and_layer_are_named(clean_corpus):
+    with pytest.raises(ValueError, match="unknown projection 'umap'.*pca, tsne"):
+        project(np.zeros((5, 2)), "umap")
+    from mtlkit.train import fit
+
+    history = fit(clean_corpus, ["speaker"], epochs=1, progress=False)
+    with pytest.raises(ValueError, match="unknown layer 'lstm9'.*cnn, lstm1, lstm2, head"):
+        embed(history, clean_corpus.split("test"), layer="lstm9")
+
+
+@pytest.mark.parametrize("sharing", ["hard", "cross_stitch"])
+def test_embeddings_have_one_row_per_utterance(clean_corpus, sharing):
+    from mtlkit.train import fit
+
+    history = fit(clean_corpus, ["speaker", "emotion"], sharing=sharing, epochs=1, progress=False)
+    test = clean_corpus.split("test")
+    for layer in ("cnn", "lstm2", "head"):
+        e = embed(history, test, layer=layer, task="emotion")
+        assert e.shape[0] == len(test) and np.isfinite(e).all()
