@@ -50,9 +50,9 @@ def vad_over_spectrogram(feats: np.ndarray, truth: np.ndarray, guess: np.ndarray
     ax = ax[0]
     frames = len(truth)
     ax.imshow(np.asarray(feats).T, origin="lower", aspect="auto", cmap="magma", extent=(0, frames, 0, 40))
-    ax.fill_between(np.arange(frames), -6, -6 + 5 * np.asarray(truth), step="post", color="tab:green",
+    ax.fill_between(np.arange(frames), -6, -6 + 5 * np.asarray(truth, float), step="post", color="tab:green",
                     label="true speech")
-    ax.fill_between(np.arange(frames), -12, -12 + 5 * np.asarray(guess), step="post", color="tab:blue",
+    ax.fill_between(np.arange(frames), -12, -12 + 5 * np.asarray(guess, float), step="post", color="tab:blue",
                     label="predicted")
     ax.set(ylim=(-13, 40), xlabel="frame (10 ms)", ylabel="mel band", title=title)
     ax.legend(fontsize=7, loc="upper right")

@@ -22,5 +22,17 @@ def test_notebook_is_clean(path):
     for cell in code:
         assert cell.get("outputs") == [] and cell.get("execution_count") is None, "outputs are committed"
     assert any("assert " in "".join(c["source"]) for c in code), "the notebook asserts nothing"
+    for cell in code:
+        lines = "".join(cell["source"]).splitlines()
+        assert len(lines) <= 15, f"a code cell of {len(lines)} lines (at most 15): {lines[0]!r}"
     last = "".join(nb["cells"][-1]["source"])
     assert nb["cells"][-1]["cell_type"] == "markdown" and "?" in last, "no questions for the learner at the end"
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.name[:2] != "00"], ids=lambda p: p.name)
+def test_lesson_notebooks_have_formulas_and_a_widget_panel(path):
+    nb = json.loads(path.read_text())
+    text = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "$$" in text, "no formula"
+    assert "Panel(" in code, "no widget panel"

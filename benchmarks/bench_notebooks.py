@@ -1,0 +1,93 @@
+"""Seconds to execute each notebook (fast and full mode) and one widget Run with default settings.
+
+Run: python benchmarks/bench_notebooks.py [--modes fast full] [--notebooks 01 02 ...] [--no-widgets]
+Targets (2 CPU cores): each notebook <= 45 s in fast mode and <= 180 s in full mode; one Run <= 20 s.
+
+Each mode gets a fresh, empty cache folder; the corpus is generated into it first (its time is printed
+separately), so a notebook's time is its own work plus the kernel's start, not the corpus generation.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET = {"fast": 45.0, "full": 180.0}
+
+
+def execute(path: Path, env: dict) -> float:
+    """Run every cell of a notebook in a fresh python3 kernel; return the wall time in seconds."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    old = dict(os.environ)
+    os.environ.update(env)                      # the kernel inherits this process's environment
+    try:
+        start = time.perf_counter()
+        NotebookClient(nb, timeout=1200, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        return time.perf_counter() - start
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+
+
+def widget_runs(env: dict) -> dict:
+    """Seconds of one Run of each panel with its default settings, in a subprocess with ``env``."""
+    code = """
+import time, json
+from mtlkit.data import make_corpus
+from mtlkit.train import fit
+from mtlkit.widgets import BaselinePanel, EmbeddingPanel, GatingPanel, SharingPanel, WeightingPanel
+corpus = make_corpus("easy")
+runs = {"hard": fit(corpus, ("vad", "speaker", "emotion", "keyword"), epochs=2, progress=False)}
+panels = {"BaselinePanel": BaselinePanel(corpus), "SharingPanel": SharingPanel(corpus),
+          "GatingPanel": GatingPanel(corpus), "WeightingPanel": WeightingPanel(corpus),
+          "EmbeddingPanel": EmbeddingPanel(runs, corpus.split("heldout"))}
+seconds = {}
+for name, panel in panels.items():
+    start = time.perf_counter()
+    panel.run_button.click()
+    seconds[name] = time.perf_counter() - start
+    assert panel.last_error is None, panel.last_error
+print(json.dumps(seconds))
+"""
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True,
+                         check=True)
+    import json
+
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--modes", nargs="+", default=["fast", "full"], choices=["fast", "full"])
+    parser.add_argument("--notebooks", nargs="+", default=None, help="number prefixes, e.g. 01 02 (default: all)")
+    parser.add_argument("--no-widgets", action="store_true", help="skip the widget Run timings")
+    args = parser.parse_args()
+    paths = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    if args.notebooks:
+        paths = [p for p in paths if p.name[:2] in args.notebooks]
+    for mode in args.modes:
+        with tempfile.TemporaryDirectory(prefix="mtlkit-bench-") as cache:
+            env = {"MTLKIT_FAST": "1" if mode == "fast" else "0", "MTLKIT_CACHE": cache}
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "from mtlkit.data import make_corpus; make_corpus('easy')"],
+                           env={**os.environ, **env}, check=True)
+            print(f"[{mode}] corpus generated in {time.perf_counter() - start:.1f} s (not counted below)")
+            for path in paths:
+                seconds = execute(path, env)
+                flag = "ok" if seconds <= TARGET[mode] else f"OVER the {TARGET[mode]:.0f} s target"
+                print(f"[{mode}] {path.name:<34} {seconds:6.1f} s   {flag}", flush=True)
+            if not args.no_widgets:
+                for name, seconds in widget_runs(env).items():
+                    flag = "ok" if seconds <= 20 else "OVER the 20 s target"
+                    print(f"[{mode}] widget Run {name:<23} {seconds:6.1f} s   {flag}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
