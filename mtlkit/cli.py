@@ -64,6 +64,21 @@ def _compare(args) -> int:
     return 0
 
 
+def _meta(args) -> int:
+    from .data import make_corpus
+    from .meta.experiment import meta_compare
+
+    corpus = load_corpus(args.data) if args.data else make_corpus(args.preset, seed=args.corpus_seed)
+    shots = [int(k) for k in _names(args.shots)]
+    records = meta_compare(corpus, family=args.family, methods=_names(args.methods), shots=shots, steps=args.steps,
+                           meta_steps=args.meta_steps, meta_batch=args.meta_batch, tasks=args.tasks,
+                           n_way=args.n_way, queries=args.queries, label=args.label, seed=args.seed, out=args.out,
+                           progress=not args.quiet, inner_lr=args.inner_lr, outer_lr=args.outer_lr,
+                           optimizer=args.optimizer, encoder=args.encoder)
+    print(f"{len(records)} results: {Path(args.out) / 'results.json'}   figure: {Path(args.out) / 'results.png'}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of the ``mtlkit`` command."""
     top = argparse.ArgumentParser(prog="mtlkit", description="Multi-task and meta-learning on speech.")
@@ -97,6 +112,35 @@ def parser() -> argparse.ArgumentParser:
     comp.add_argument("--out", default="mtlkit-results/compare.json", help="results JSON (re-runs train only new runs)")
     comp.add_argument("--quiet", action="store_true", help="no progress bars")
     comp.set_defaults(run=_compare)
+
+    from .meta.episodes import FAMILIES
+    from .meta.experiment import DEFAULT_METHODS
+    from .meta.methods import OPTIMIZERS
+    from .meta.model import ENCODERS
+
+    meta = commands.add_parser("meta", help="few-shot adaptation: meta-learning methods x shots on held-out tasks")
+    meta.add_argument("--data", help="a corpus folder (default: the generated corpus of --preset)")
+    meta.add_argument("--preset", default="meta", choices=sorted(PRESETS))
+    meta.add_argument("--corpus-seed", type=int, default=0)
+    meta.add_argument("--family", default="speaker_adaptation", choices=FAMILIES)
+    meta.add_argument("--label", default="emotion", choices=("emotion", "keyword"),
+                      help="what speaker_adaptation tasks classify")
+    meta.add_argument("--methods", default=",".join(DEFAULT_METHODS))
+    meta.add_argument("--shots", default="1,5", help="K values, comma-separated")
+    meta.add_argument("--n-way", type=int, default=5)
+    meta.add_argument("--queries", type=int, default=3, help="query utterances per class")
+    meta.add_argument("--steps", type=int, default=5, help="adaptation steps at test time")
+    meta.add_argument("--meta-steps", type=int, help="outer steps (default: 300, 60 in fast mode)")
+    meta.add_argument("--meta-batch", type=int, default=16, help="tasks per outer step")
+    meta.add_argument("--tasks", type=int, default=100, help="test episodes per method")
+    meta.add_argument("--inner-lr", type=float, default=0.1)
+    meta.add_argument("--outer-lr", type=float, default=3e-3)
+    meta.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS))
+    meta.add_argument("--encoder", default="cnn", choices=ENCODERS)
+    meta.add_argument("--seed", type=int, default=0)
+    meta.add_argument("--out", default="mtlkit-results/meta", help="folder for results.json and results.png")
+    meta.add_argument("--quiet", action="store_true")
+    meta.set_defaults(run=_meta)
     return top
 
 

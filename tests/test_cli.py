@@ -33,3 +33,21 @@ def test_errors_are_one_line_with_status_2(tmp_path, capsys):
 def test_console_script_is_installed():
     done = subprocess.run([sys.executable, "-m", "mtlkit.cli", "corpus", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "make" in done.stdout and "info" in done.stdout
+
+
+def test_meta_command_writes_results_and_a_figure(tmp_path, capsys):
+    import json
+
+    from mtlkit.cli import main
+
+    out = tmp_path / "meta"
+    code = main(["meta", "--methods", "protonet,scratch", "--shots", "1,2", "--meta-steps", "3", "--meta-batch", "2",
+                 "--tasks", "5", "--steps", "2", "--out", str(out), "--quiet"])
+    assert code == 0
+    records = json.loads((out / "results.json").read_text())
+    assert [(r["method"], r["k_shot"]) for r in records] == [("protonet", 1), ("scratch", 1), ("protonet", 2),
+                                                             ("scratch", 2)]
+    assert all(len(r["curve"]) == 3 and 0 <= r["accuracy"][0] <= 1 for r in records)
+    assert (out / "results.png").stat().st_size > 1000
+    assert main(["meta", "--methods", "maml", "--steps", "0", "--out", str(out)]) == 2
+    assert "steps=0: fast adaptation needs at least one inner step" in capsys.readouterr().err

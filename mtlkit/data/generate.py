@@ -65,9 +65,13 @@ PRESETS = {
     "easy": dict(),
     "hard": dict(speakers=24, words_per_utterance=(1, 2), accents=tuple(ACCENTS), noises=NOISES,
                  snr_db=(0.0, 15.0), reverb=0.5, jitter=0.08, gap_s=(0.08, 0.35)),
+    "meta": dict(speakers=40, utterances_per_speaker=40, held_out_speakers=12, accents=tuple(ACCENTS),
+                 noises=NOISES, snr_db=(10.0, 30.0), fast=dict(speakers=20, utterances_per_speaker=40, held_out_speakers=8)),
 }
-"""Named corpus settings: 'easy' (one keyword per utterance as in Speech Commands, mostly clean, 4 accents) and
-'hard' (a keyword then maybe a distractor word, noisy, reverberant, all 8 accents)."""
+"""Named corpus settings: 'easy' (one keyword per utterance as in Speech Commands, mostly clean, 4 accents),
+'hard' (a keyword then maybe a distractor word, noisy, reverberant, all 8 accents) and 'meta' (many speakers,
+a third of them held out, all accents and noise types at 10-30 dB: few-shot tasks for meta-learning).
+``fast`` holds a preset's sizes in fast mode."""
 
 
 def corpus_config(preset: str = "easy", **overrides) -> CorpusConfig:
@@ -80,8 +84,12 @@ def corpus_config(preset: str = "easy", **overrides) -> CorpusConfig:
     for name in overrides:
         check_choice("corpus setting", name, tuple(sorted(names)))
     settings = dict(PRESETS[preset], preset=preset)
-    settings["speakers"] = pick(settings.get("speakers", 16), 12)
-    settings["utterances_per_speaker"] = pick(60, 30)
+    fast = settings.pop("fast", {})
+    settings["speakers"] = pick(settings.get("speakers", 16), fast.get("speakers", 12))
+    settings["utterances_per_speaker"] = pick(settings.get("utterances_per_speaker", 60),
+                                              fast.get("utterances_per_speaker", 30))
+    if "held_out_speakers" in settings:
+        settings["held_out_speakers"] = pick(settings["held_out_speakers"], fast.get("held_out_speakers"))
     settings.update({k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
     settings.setdefault("held_out_speakers", max(1, settings["speakers"] // 4))   # a quarter of the speakers
     return CorpusConfig(**settings)

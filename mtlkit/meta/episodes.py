@@ -1,0 +1,148 @@
+"""Few-shot speech tasks as episodes: support and query sets drawn from speakers or conditions never trained on.
+
+Task families (the ``family`` argument):
+- ``speaker_id``: N-way K-shot speaker identification among N speakers.
+- ``speaker_adaptation``: one speaker; K labelled utterances per ``label`` class (emotion or keyword),
+  queried on that speaker's other utterances. Emotion cues are relative to the speaker's own voice.
+- ``accent``: one accent; N-way K-shot keyword recognition among its utterances.
+- ``noise``: one noise condition (type and SNR band); N-way K-shot keyword recognition in it.
+
+Meta-training episodes come from the training speakers (or conditions), test episodes from held-out ones.
+Introduced in notebooks/06_maml_fast_adaptation.ipynb.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..config import check_choice
+from ..features import FeatureDataset
+
+FAMILIES = ("speaker_id", "speaker_adaptation", "accent", "noise")
+"""Few-shot task families; see the module docstring."""
+SNR_BANDS = ((-np.inf, 10.0), (10.0, 20.0), (20.0, np.inf))
+"""SNR bands (dB) that, with the noise type, define a noise condition."""
+
+
+@dataclass
+class Episode:
+    """One few-shot task: support (N*K items) and query sets as indices into the pool, labels remapped to 0..N-1."""
+
+    support: np.ndarray          # (N * K,) indices into the sampler's feature pool
+    support_y: np.ndarray        # (N * K,) labels in 0..N-1
+    query: np.ndarray            # (Q,)
+    query_y: np.ndarray          # (Q,)
+    classes: list                # class names, position = remapped label
+    task: str                    # which speaker / accent / condition this task is
+
+
+def _condition(u) -> str:
+    if u.noise in ("", "none"):
+        return "clean"
+    band = next(i for i, (lo, hi) in enumerate(SNR_BANDS) if lo <= u.snr_db < hi)
+    lo, hi = SNR_BANDS[band]
+    return f"{u.noise} {'' if np.isinf(lo) else int(lo)}-{'' if np.isinf(hi) else int(hi)} dB"
+
+
+class EpisodeSampler:
+    """Samples episodes of one family from a corpus: ``sampler.sample('train' | 'test', rng) -> Episode``.
+
+    Features of every utterance are computed once, standardised with the training speakers' statistics and
+    padded to the longest utterance: ``feats`` (utterances, frames, n_features), ``lengths`` (utterances,).
+    ``held_out`` names the test accents or noise conditions (default: the most frequent accent / condition).
+    """
+
+    def __init__(self, corpus, family: str = "speaker_adaptation", n_way: int = 5, k_shot: int = 5,
+                 queries: int = 3, label: str = "emotion", held_out=None):
+        check_choice("task family", family, FAMILIES)
+        check_choice("label", label, ("emotion", "keyword"))
+        if n_way < 2 or k_shot < 1 or queries < 1:
+            raise ValueError(f"need n_way >= 2, k_shot >= 1 and queries >= 1, got n_way={n_way}, k_shot={k_shot}, "
+                             f"queries={queries}")
+        self.family, self.n_way, self.k_shot, self.queries = family, n_way, k_shot, queries
+        self.label = label if family == "speaker_adaptation" else ("speaker" if family == "speaker_id" else "keyword")
+        corpus.require(self.label)
+        self.corpus = corpus
+        train_speakers = corpus.subset(lambda u: u.split != "heldout")
+        data = FeatureDataset(corpus, (), stats=FeatureDataset(train_speakers, ()).stats)
+        self.lengths = torch.tensor([len(f) for f in data.feats])
+        self.feats = torch.nn.utils.rnn.pad_sequence(data.feats, batch_first=True)
+        self.labels = np.array(corpus.labels(self.label))
+        self.groups = {"train": {}, "test": {}}
+        self._group(corpus, held_out)
+        for split in ("train", "test"):
+            if not self.groups[split]:
+                raise ValueError(f"no {split} tasks of family {family!r} in this corpus")
+
+    def _group(self, corpus, held_out) -> None:
+        """Pool utterance indices by task (speaker, accent or condition) for 'train' and 'test'."""
+        if self.family in ("speaker_id", "speaker_adaptation"):
+            for i, u in enumerate(corpus):
+                split = "test" if u.split == "heldout" else "train"
+                self.groups[split].setdefault(u.speaker, []).append(i)
+            return
+        key = (lambda u: u.accent) if self.family == "accent" else _condition
+        counts = Counter(key(u) for u in corpus)
+        values = sorted(counts)
+        if held_out is None:                      # the most frequent: enough utterances to form test episodes
+            held_out = [max(values, key=lambda v: counts[v])]
+        for value in held_out:
+            check_choice(self.family, value, values)
+        for i, u in enumerate(corpus):
+            self.groups["test" if key(u) in held_out else "train"].setdefault(key(u), []).append(i)
+
+    def tasks(self, split: str) -> list:
+        """The speakers / accents / conditions episodes of ``split`` are drawn from."""
+        check_choice("split", split, ("train", "test"))
+        return sorted(self.groups[split])
+
+    def sample(self, split: str, rng: np.random.Generator) -> Episode:
+        """Draw one episode from the tasks of ``split`` ('train': meta-training, 'test': held out)."""
+        check_choice("split", split, ("train", "test"))
+        groups = self.groups[split]
+        need = self.k_shot + self.queries
+        if self.family == "speaker_id":
+            ok = [g for g, idx in groups.items() if len(idx) >= need]
+            if len(ok) < self.n_way:
+                raise ValueError(f"{self.n_way}-way speaker identification needs {self.n_way} {split} speakers with "
+                                 f">= k_shot + queries = {need} utterances each; this corpus has {len(ok)}")
+            chosen = sorted(rng.choice(ok, self.n_way, replace=False).tolist())
+            pools = {c: np.asarray(groups[c]) for c in chosen}
+            task = "+".join(chosen)
+        else:
+            by_task = {}
+            for name in sorted(groups):
+                members = np.asarray(groups[name])
+                by_class = {c: members[self.labels[members] == c] for c in np.unique(self.labels[members])}
+                by_task[name] = {c: idx for c, idx in by_class.items() if len(idx) >= need}
+            eligible = [name for name, ok in by_task.items() if len(ok) >= self.n_way]
+            if not eligible:
+                best = max(by_task, key=lambda name: len(by_task[name]))
+                raise ValueError(f"no {split} {self.family.replace('_', ' ')} task has {self.n_way} {self.label} "
+                                 f"classes with >= k_shot + queries = {need} utterances (the best, {best!r}, has "
+                                 f"{len(by_task[best])}); lower k_shot={self.k_shot}, queries={self.queries} or "
+                                 f"n_way={self.n_way}")
+            task = eligible[int(rng.integers(len(eligible)))]
+            chosen = sorted(rng.choice(sorted(by_task[task]), self.n_way, replace=False).tolist())
+            pools = {c: by_task[task][c] for c in chosen}
+        support, query = [], []
+        for c in chosen:
+            picked = rng.choice(pools[c], need, replace=False)
+            support.append(picked[:self.k_shot])
+            query.append(picked[self.k_shot:])
+        labels = np.arange(self.n_way)
+        return Episode(np.concatenate(support), np.repeat(labels, self.k_shot), np.concatenate(query),
+                       np.repeat(labels, self.queries), chosen, task)
+
+    def tensors(self, episodes: list) -> dict:
+        """Stack episodes for a meta-batch: x_s (tasks, N*K, frames, n), len_s, y_s, x_q, len_q, y_q."""
+        def pick(key):
+            idx = torch.as_tensor(np.stack([getattr(e, key) for e in episodes]))
+            return self.feats[idx], self.lengths[idx]
+        x_s, len_s = pick("support")
+        x_q, len_q = pick("query")
+        return dict(x_s=x_s, len_s=len_s, y_s=torch.as_tensor(np.stack([e.support_y for e in episodes])),
+                    x_q=x_q, len_q=len_q, y_q=torch.as_tensor(np.stack([e.query_y for e in episodes])))

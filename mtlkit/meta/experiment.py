@@ -1,0 +1,109 @@
+"""``mtlkit meta``: methods x shots on a task family, each evaluated on the same held-out test episodes."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import pick
+from ..metrics import mean_ci
+from .episodes import EpisodeSampler
+from .methods import make_method
+
+DEFAULT_METHODS = ("maml", "fomaml", "anil", "metasgd", "reptile", "protonet", "task_embedding", "scratch",
+                   "finetune")
+
+
+def evaluate(method, sampler, tasks: int = 100, steps: int = 5, seed: int = 1234, chunk: int = 25) -> dict:
+    """Query accuracy over ``tasks`` test episodes (the same episodes for every method with the same seed).
+
+    Returns ``curve`` (mean accuracy after 0..steps adaptation steps), ``accuracy`` (mean and 95% interval
+    after the last step) and ``per_task`` (final accuracy of each episode).
+    """
+    if steps < 0 or tasks < 1:
+        raise ValueError(f"need steps >= 0 and tasks >= 1, got steps={steps}, tasks={tasks}")
+    rng = np.random.default_rng(seed)
+    episodes = [sampler.sample("test", rng) for _ in range(tasks)]
+    curves = [method.curve(sampler.tensors(episodes[i:i + chunk]), steps, episodes[i:i + chunk])
+              for i in range(0, tasks, chunk)]
+    curve = torch.cat(curves).numpy()
+    return dict(curve=curve.mean(0).tolist(), accuracy=mean_ci(curve[:, -1]), per_task=curve[:, -1].tolist())
+
+
+def meta_compare(corpus, family: str = "speaker_adaptation", methods=DEFAULT_METHODS, shots=(1, 5), steps: int = 5,
+                 meta_steps: int | None = None, meta_batch: int = 16, tasks: int = 100, n_way: int = 5,
+                 queries: int = 3, label: str = "emotion", seed: int = 0, out=None, progress: bool = True,
+                 **method_options) -> list:
+    """Meta-train every method for every K in ``shots`` and evaluate it on ``tasks`` held-out episodes.
+
+    A record: method, family, n_way, k_shot, steps, accuracy (mean, 95% half-width), curve (after each inner
+    step), meta_train_seconds. With ``out`` (a folder), writes results.json and results.png there.
+    Introduced in notebooks/06_maml_fast_adaptation.ipynb.
+    """
+    meta_steps = pick(300, 60) if meta_steps is None else meta_steps
+    if steps < 1:
+        raise ValueError(f"steps={steps}: fast adaptation needs at least one inner step")
+    records = []
+    for k in shots:
+        sampler = EpisodeSampler(corpus, family, n_way=n_way, k_shot=k, queries=queries, label=label)
+        for name in methods:
+            method = make_method(name, sampler, seed=seed, **method_options)
+            start = time.perf_counter()
+            method.meta_train(meta_steps if method.meta_trained else 0, meta_batch, seed=seed)
+            seconds = time.perf_counter() - start
+            result = evaluate(method, sampler, tasks=tasks, steps=steps, seed=seed + 1234)
+            records.append(dict(method=name, family=family, n_way=n_way, k_shot=k, steps=steps, tasks=tasks,
+                                meta_steps=meta_steps if method.meta_trained else 0, meta_batch=meta_batch,
+                                accuracy=result["accuracy"], curve=result["curve"], meta_train_seconds=seconds,
+                                inner_lr=method.inner_lr, chance=1 / n_way))
+            if progress:
+                m, h = result["accuracy"]
+                print(f"{family} {n_way}-way {k}-shot {name:<15} {m:.3f} ± {h:.3f}  ({seconds:.0f} s meta-training)",
+                      flush=True)
+    if out is not None:
+        save(records, out)
+    return records
+
+
+def save(records: list, out) -> Path:
+    """Write results.json and results.png into folder ``out`` (each file atomically)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out, prefix=".results.json.")
+    with os.fdopen(fd, "w") as f:
+        json.dump(records, f, indent=1)
+    os.replace(tmp, out / "results.json")
+    fig = plot(records)
+    fd, tmp = tempfile.mkstemp(dir=out, prefix=".results.png.", suffix=".png")
+    os.close(fd)
+    fig.savefig(tmp, dpi=100)
+    os.replace(tmp, out / "results.png")
+    return out
+
+
+def plot(records: list):
+    """Accuracy against adaptation steps (at the largest K) and against shots (after the last step)."""
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    k_max = max(r["k_shot"] for r in records)
+    methods = list(dict.fromkeys(r["method"] for r in records))
+    for name in methods:
+        mine = sorted((r for r in records if r["method"] == name), key=lambda r: r["k_shot"])
+        top = [r for r in mine if r["k_shot"] == k_max][0]
+        left.plot(range(len(top["curve"])), top["curve"], marker="o", label=name)
+        right.errorbar([r["k_shot"] for r in mine], [r["accuracy"][0] for r in mine],
+                       yerr=[r["accuracy"][1] for r in mine], marker="o", capsize=3, label=name)
+    for ax in (left, right):
+        ax.axhline(records[0]["chance"], color="k", ls=":", lw=1, label="chance")
+        ax.set_ylabel("query accuracy")
+    left.set(xlabel="adaptation steps", title=f"{records[0]['family']}, {records[0]['n_way']}-way {k_max}-shot")
+    right.set(xlabel="shots K", xticks=sorted({r["k_shot"] for r in records}), title="after the last step")
+    right.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,90 @@
+"""MAML's inner and outer loop on torch.func: parameters in a dict, a functional forward, vmap over tasks.
+
+    theta_i' = theta - alpha * grad L_support_i(theta)        (``steps`` times; alpha per parameter: Meta-SGD)
+    meta-loss = mean_i L_query_i(theta_i')                     (backpropagated to theta: second order,
+                                                                unless first_order detaches the inner gradients)
+Introduced in notebooks/06_maml_fast_adaptation.ipynb.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call, grad, vmap
+
+from .model import can_vmap
+
+
+def loss_fn(model, params: dict, buffers: dict, x, lengths, y) -> torch.Tensor:
+    """Cross-entropy of the model run with ``params`` on one task's (batch, frames, n) features."""
+    return F.cross_entropy(functional_call(model, (params, buffers), (x, lengths)), y)
+
+
+def adapt(model, params: dict, buffers: dict, x, lengths, y, steps: int, lr: float, first_order: bool = False,
+          names=None, lrs: dict | None = None) -> dict:
+    """Fast adaptation: ``steps`` gradient steps on the support set; only ``names`` move (ANIL: the head).
+
+    ``lrs`` (Meta-SGD) gives a learning rate per parameter, same shape as it; otherwise ``lr`` for all.
+    """
+    names = list(params) if names is None else list(names)
+    for _ in range(steps):
+        fixed = {k: v for k, v in params.items() if k not in names}
+        moving = {k: params[k] for k in names}
+        g = grad(lambda p: loss_fn(model, {**fixed, **p}, buffers, x, lengths, y))(moving)
+        if first_order:
+            g = {k: v.detach() for k, v in g.items()}
+        params = {**params, **{k: moving[k] - (lrs[k] if lrs is not None else lr) * g[k] for k in names}}
+    return params
+
+
+def query_loss(model, params, buffers, x_s, len_s, y_s, x_q, len_q, y_q, **adapt_options) -> torch.Tensor:
+    """One task: adapt on the support set, return the loss of the adapted parameters on the query set."""
+    adapted = adapt(model, params, buffers, x_s, len_s, y_s, **adapt_options)
+    return loss_fn(model, adapted, buffers, x_q, len_q, y_q)
+
+
+def meta_loss(model, params: dict, buffers: dict, batch: dict, vectorize: bool | None = None,
+              chunk_size: int | None = None, **adapt_options) -> torch.Tensor:
+    """Mean query loss over a meta-batch (tensors with a leading task dimension, see EpisodeSampler.tensors).
+
+    ``vectorize=None`` picks vmap when the model allows it (no LSTM) and a per-task loop otherwise;
+    ``chunk_size`` bounds how many tasks vmap runs at once (memory).
+    """
+    vectorize = can_vmap(model) if vectorize is None else vectorize
+    if vectorize and not can_vmap(model):
+        raise ValueError("this model holds an LSTM, which has no vmap batching rule; use vectorize=False")
+    keys = ("x_s", "len_s", "y_s", "x_q", "len_q", "y_q")
+    task = lambda *t: query_loss(model, params, buffers, *t, **adapt_options)   # noqa: E731
+    if vectorize:
+        losses = vmap(task, chunk_size=chunk_size)(*(batch[k] for k in keys))
+    else:
+        losses = torch.stack([task(*(batch[k][i] for k in keys)) for i in range(len(batch["y_s"]))])
+    return losses.mean()
+
+
+def accuracy_curve(model, params: dict, buffers: dict, batch: dict, steps: int, lr: float, names=None,
+                   lrs: dict | None = None, vectorize: bool | None = None, chunk_size: int | None = None,
+                   per_task: dict | None = None):
+    """(tasks, steps + 1) query accuracy after 0, 1, ..., ``steps`` adaptation steps (no meta-gradient).
+
+    ``per_task`` maps parameter names to (tasks, ...) tensors that replace ``params`` task by task (e.g. a
+    head initialised differently for each episode).
+    """
+    vectorize = can_vmap(model) if vectorize is None else vectorize
+    params = {k: v.detach() for k, v in params.items()}
+    lrs = None if lrs is None else {k: v.detach() for k, v in lrs.items()}
+    per_task = {k: v.detach() for k, v in (per_task or {}).items()}
+
+    def task(own, x_s, len_s, y_s, x_q, len_q, y_q):
+        accs, p = [], {**params, **own}
+        for step in range(steps + 1):
+            logits = functional_call(model, (p, buffers), (x_q, len_q))
+            accs.append((logits.argmax(-1) == y_q).float().mean())
+            if step < steps:
+                p = adapt(model, p, buffers, x_s, len_s, y_s, 1, lr, True, names, lrs)
+        return torch.stack(accs)
+
+    data = [batch[k] for k in ("x_s", "len_s", "y_s", "x_q", "len_q", "y_q")]
+    if vectorize:
+        return vmap(task, chunk_size=chunk_size)(per_task, *data)
+    return torch.stack([task({k: v[i] for k, v in per_task.items()}, *(d[i] for d in data))
+                        for i in range(len(batch["y_s"]))])

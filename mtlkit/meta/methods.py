@@ -1,0 +1,353 @@
+"""Few-shot methods behind one interface: ``meta_train`` on training tasks, ``curve`` on test episodes.
+
+- ``maml`` (second order), ``fomaml`` (first order), ``anil`` (adapt the head only), ``metasgd`` (a learnt
+  inner learning rate per parameter), ``reptile``: gradient-based meta-learning of an initialisation.
+- ``protonet``: prototypical networks (a class is the mean embedding of its support examples).
+- ``task_embedding``: the reference design's pipeline (see :class:`TaskEmbedding`).
+- ``scratch``: a fresh network trained on the support set; ``finetune``: a network pretrained on all training
+  tasks' labels, then fine-tuned on the support set. Both adapt with the same steps and learning rate as MAML.
+Introduced in notebooks/06_maml_fast_adaptation.ipynb.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call, grad, vmap
+
+from ..config import check_choice
+from .functional import accuracy_curve, adapt, meta_loss
+from .model import MetaNet, update_statistics
+
+OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+"""Outer-loop optimisers by name."""
+
+
+class Method:
+    """A meta-learner around a :class:`MetaNet`; subclasses define ``meta_step`` and may override ``curve``."""
+
+    name = ""
+    meta_trained = True
+
+    def __init__(self, sampler, width: int = 32, encoder: str = "cnn", norm: str = "layer", inner_lr: float = 0.1,
+                 outer_lr: float = 3e-3, optimizer: str = "adam", seed: int = 0, vectorize: bool | None = None,
+                 chunk_size: int | None = None):
+        check_choice("optimizer", optimizer, tuple(OPTIMIZERS))
+        if inner_lr <= 0 or outer_lr <= 0:
+            raise ValueError(f"learning rates must be > 0, got inner_lr={inner_lr}, outer_lr={outer_lr}")
+        torch.manual_seed(seed)
+        self.sampler, self.inner_lr, self.seed = sampler, inner_lr, seed
+        self.vectorize, self.chunk_size = vectorize, chunk_size
+        self.model = MetaNet(sampler.n_way, sampler.feats.shape[-1], width, encoder, norm)
+        self.extra = nn.ParameterDict()
+        self.build()
+        self.optimizer = OPTIMIZERS[optimizer](list(self.model.parameters()) + list(self.extra.parameters()),
+                                               lr=outer_lr)
+        self.losses, self.seconds = [], 0.0
+
+    def build(self) -> None:
+        """Create method-specific parameters in ``self.extra`` (none by default)."""
+
+    def params(self) -> dict:
+        return dict(self.model.named_parameters())
+
+    def buffers(self) -> dict:
+        return dict(self.model.named_buffers())
+
+    def meta_train(self, meta_steps: int, meta_batch: int = 16, seed: int = 0, progress=None) -> list:
+        """Run ``meta_steps`` outer steps on meta-batches of training episodes; returns the meta-losses."""
+        if meta_steps < 0 or meta_batch < 1:
+            raise ValueError(f"need meta_steps >= 0 and meta_batch >= 1, got {meta_steps}, {meta_batch}")
+        rng = np.random.default_rng(seed)
+        start = time.perf_counter()
+        self.model.train()
+        for step in range(meta_steps):
+            batch = self.sampler.tensors([self.sampler.sample("train", rng) for _ in range(meta_batch)])
+            self.optimizer.zero_grad()
+            loss = self.meta_step(batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"{self.name}: meta-loss is {loss.item()} at step {step}; lower "
+                                         f"inner_lr={self.inner_lr} or the outer learning rate")
+            self.optimizer.step()
+            with torch.no_grad(), update_statistics(self.model):          # BatchNorm: outer loop only
+                self.model(batch["x_s"].flatten(0, 1), batch["len_s"].flatten())
+            self.losses.append(float(loss))
+            if progress:
+                progress(step + 1, meta_steps)
+        self.seconds += time.perf_counter() - start
+        return self.losses
+
+    def meta_step(self, batch: dict) -> torch.Tensor:
+        raise NotImplementedError
+
+    def curve(self, batch: dict, steps: int, episodes: list | None = None) -> torch.Tensor:
+        """(tasks, steps + 1) query accuracy after 0..steps adaptation steps (eval mode)."""
+        self.model.eval()
+        return accuracy_curve(self.model, self.params(), self.buffers(), batch, steps, self.inner_lr,
+                              vectorize=self.vectorize, chunk_size=self.chunk_size)
+
+
+class MAMLMethod(Method):
+    """MAML (Finn et al., 2017): learn theta so that a few gradient steps on a support set fit the task."""
+
+    name, first_order, head_only = "maml", False, False
+    inner_steps = 5
+
+    def names(self):
+        return [k for k in self.params() if k.startswith("head.")] if self.head_only else None
+
+    def lrs(self):
+        return None
+
+    def meta_step(self, batch):
+        loss = meta_loss(self.model, self.params(), self.buffers(), batch, vectorize=self.vectorize,
+                         chunk_size=self.chunk_size, steps=self.inner_steps, lr=self.inner_lr,
+                         first_order=self.first_order, names=self.names(), lrs=self.lrs())
+        loss.backward()
+        return loss.detach()
+
+    def curve(self, batch, steps, episodes=None):
+        self.model.eval()
+        return accuracy_curve(self.model, self.params(), self.buffers(), batch, steps, self.inner_lr,
+                              names=self.names(), lrs=self.lrs(), vectorize=self.vectorize,
+                              chunk_size=self.chunk_size)
+
+
+class FOMAML(MAMLMethod):
+    """First-order MAML: the inner gradients are treated as constants (no second derivatives)."""
+
+    name, first_order = "fomaml", True
+
+
+class ANIL(MAMLMethod):
+    """ANIL (Raghu et al., 2020): the inner loop adapts the head only; the encoder is meta-learnt."""
+
+    name, head_only = "anil", True
+
+
+class MetaSGD(MAMLMethod):
+    """Meta-SGD (Li et al., 2017): a learnt inner learning rate per parameter entry, initialised at inner_lr."""
+
+    name = "metasgd"
+
+    def build(self):
+        for k, p in self.model.named_parameters():
+            self.extra[k.replace(".", "__")] = nn.Parameter(torch.full_like(p, self.inner_lr))
+
+    def lrs(self):
+        return {k: self.extra[k.replace(".", "__")] for k in self.params()}
+
+
+class Reptile(Method):
+    """Reptile (Nichol et al., 2018): move theta towards the weights adapted on each task (first order).
+
+    The outer optimiser receives theta - mean_i theta_i' as its gradient.
+    """
+
+    name = "reptile"
+    inner_steps = 5
+
+    def meta_step(self, batch):
+        params = {k: v.detach() for k, v in self.params().items()}
+        x = torch.cat([batch["x_s"], batch["x_q"]], 1)
+        lengths, y = torch.cat([batch["len_s"], batch["len_q"]], 1), torch.cat([batch["y_s"], batch["y_q"]], 1)
+        task = lambda x, n, y: adapt(self.model, params, self.buffers(), x, n, y, self.inner_steps,  # noqa: E731
+                                     self.inner_lr, first_order=True)
+        if self.vectorize is not False and can_vmap_model(self.model):
+            adapted = vmap(task, chunk_size=self.chunk_size)(x, lengths, y)
+            mean = {k: v.mean(0) for k, v in adapted.items()}
+        else:
+            runs = [task(x[i], lengths[i], y[i]) for i in range(len(y))]
+            mean = {k: torch.stack([r[k] for r in runs]).mean(0) for k in params}
+        for k, p in self.model.named_parameters():
+            p.grad = params[k] - mean[k]
+        logits = self.model(batch["x_q"].flatten(0, 1), batch["len_q"].flatten())
+        return F.cross_entropy(logits, batch["y_q"].flatten()).detach()
+
+
+def can_vmap_model(model) -> bool:
+    from .model import can_vmap
+
+    return can_vmap(model)
+
+
+def _prototypes(h: torch.Tensor, y: torch.Tensor, n_way: int) -> torch.Tensor:
+    """(tasks, N*K, width), (tasks, N*K) -> (tasks, N, width) class means."""
+    onehot = F.one_hot(y, n_way).float()                                   # (tasks, N*K, N)
+    return onehot.transpose(1, 2) @ h / onehot.sum(1).unsqueeze(-1)
+
+
+class ProtoNet(Method):
+    """Prototypical networks (Snell et al., 2017): logits are minus squared distances to class prototypes."""
+
+    name = "protonet"
+
+    def logits(self, batch):
+        t = len(batch["y_s"])
+        h_s = self.model.embed(batch["x_s"].flatten(0, 1), batch["len_s"].flatten()).unflatten(0, (t, -1))
+        h_q = self.model.embed(batch["x_q"].flatten(0, 1), batch["len_q"].flatten()).unflatten(0, (t, -1))
+        return -torch.cdist(h_q, _prototypes(h_s, batch["y_s"], self.sampler.n_way)) ** 2
+
+    def meta_step(self, batch):
+        loss = F.cross_entropy(self.logits(batch).flatten(0, 1), batch["y_q"].flatten())
+        loss.backward()
+        return loss.detach()
+
+    @torch.no_grad()
+    def curve(self, batch, steps, episodes=None):
+        self.model.eval()
+        acc = (self.logits(batch).argmax(-1) == batch["y_q"]).float().mean(1)
+        return acc.unsqueeze(1).expand(-1, steps + 1)
+
+
+class TaskEmbedding(Method):
+    """The reference design: task embedding -> meta-learner -> initial parameters -> fast adaptation -> inference.
+
+    The encoder embeds the support set; its mean is the task embedding z. A hypernetwork maps z to FiLM scales
+    and shifts of the features (h -> h * (1 + gamma(z)) + beta(z)) and sets the head's initial weights from the
+    FiLM-ed class means (w_c = mu_c, b_c = -|mu_c|^2 / 2). A few gradient steps adapt the head on the support
+    set; everything is trained end to end through them.
+    """
+
+    name = "task_embedding"
+    inner_steps = 5
+
+    def build(self):
+        width = self.model.head.in_features
+        self.film = nn.Linear(width, 2 * width)
+        nn.init.zeros_(self.film.weight)
+        nn.init.zeros_(self.film.bias)
+        self.extra.update({f"film__{k}": p for k, p in self.film.named_parameters()})
+
+    def task_embeddings(self, batch) -> torch.Tensor:
+        """(tasks, width): the mean support embedding of each task, z."""
+        t = len(batch["y_s"])
+        return self.model.embed(batch["x_s"].flatten(0, 1), batch["len_s"].flatten()).unflatten(0, (t, -1)).mean(1)
+
+    def _features(self, batch):
+        t = len(batch["y_s"])
+        h_s = self.model.embed(batch["x_s"].flatten(0, 1), batch["len_s"].flatten()).unflatten(0, (t, -1))
+        h_q = self.model.embed(batch["x_q"].flatten(0, 1), batch["len_q"].flatten()).unflatten(0, (t, -1))
+        gamma, beta = self.film(h_s.mean(1)).unsqueeze(1).chunk(2, -1)
+        return h_s * (1 + gamma) + beta, h_q * (1 + gamma) + beta
+
+    def _adapted_heads(self, f_s, y_s, steps, first_order=False):
+        """Per task: initial head from the class means, then ``steps`` gradient steps on the support set."""
+        n = self.sampler.n_way
+
+        def one(f, y):
+            mu = _prototypes(f[None], y[None], n)[0]
+            head = dict(w=mu, b=-(mu ** 2).sum(-1) / 2)
+            heads = [head]
+            for _ in range(steps):
+                g = grad(lambda h: F.cross_entropy(f @ h["w"].T + h["b"], y))(head)
+                if first_order:
+                    g = {k: v.detach() for k, v in g.items()}
+                head = {k: head[k] - self.inner_lr * g[k] for k in head}
+                heads.append(head)
+            return heads
+
+        return vmap(one)(f_s, y_s)
+
+    def meta_step(self, batch):
+        f_s, f_q = self._features(batch)
+        head = self._adapted_heads(f_s, batch["y_s"], self.inner_steps)[-1]
+        logits = torch.einsum("tqw,tnw->tqn", f_q, head["w"]) + head["b"].unsqueeze(1)
+        loss = F.cross_entropy(logits.flatten(0, 1), batch["y_q"].flatten())
+        loss.backward()
+        return loss.detach()
+
+    def curve(self, batch, steps, episodes=None):
+        self.model.eval()
+        with torch.no_grad():
+            f_s, f_q = self._features(batch)
+        heads = self._adapted_heads(f_s, batch["y_s"], steps, first_order=True)
+        accs = [((torch.einsum("tqw,tnw->tqn", f_q, h["w"]) + h["b"].unsqueeze(1)).argmax(-1) == batch["y_q"])
+                .float().mean(1) for h in heads]
+        return torch.stack(accs, 1).detach()
+
+
+class Scratch(Method):
+    """No meta-training: a freshly initialised network adapted on the support set (all parameters)."""
+
+    name, meta_trained = "scratch", False
+
+    def meta_train(self, meta_steps, meta_batch=16, seed=0, progress=None):
+        return []
+
+
+class FineTune(Method):
+    """Pretrain on every training utterance with its label (all classes at once), then fine-tune per task.
+
+    The pretraining sees as many utterances as meta-training does (meta_steps x meta_batch x episode size).
+    A test episode's head starts from the pretrained rows of its classes when they were seen (emotions,
+    keywords) and from zero otherwise (new speakers); then every parameter is fine-tuned on the support set
+    with the learning rate of :data:`LR_GRID` that does best on training episodes after 5 steps.
+    """
+
+    name = "finetune"
+    LR_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
+
+    def meta_train(self, meta_steps, meta_batch=16, seed=0, progress=None):
+        losses = super().meta_train(meta_steps, meta_batch, seed, progress)
+        rng = np.random.default_rng(seed + 1)
+        episodes = [self.sampler.sample("train", rng) for _ in range(32)]
+        batch = self.sampler.tensors(episodes)
+        scores = {}
+        for lr in self.LR_GRID:
+            self.inner_lr = lr
+            scores[lr] = float(self.curve(batch, 5, episodes)[:, -1].mean())
+        self.inner_lr = max(scores, key=scores.get)
+        return losses
+
+    def build(self):
+        pool = sorted(i for idx in self.sampler.groups["train"].values() for i in idx)
+        self.pool = np.asarray(pool)
+        self.class_names = sorted(set(self.sampler.labels[self.pool].tolist()))
+        self.targets = torch.as_tensor([self.class_names.index(c) for c in self.sampler.labels[self.pool]])
+        self.full_head = nn.Linear(self.model.head.in_features, len(self.class_names))
+        self.extra.update({f"full_head__{k}": p for k, p in self.full_head.named_parameters()})
+        self.rng = np.random.default_rng(self.seed)
+
+    def meta_step(self, batch):
+        size = batch["y_s"].numel() + batch["y_q"].numel()
+        pick = self.rng.choice(len(self.pool), min(size, len(self.pool)), replace=False)
+        idx = torch.as_tensor(self.pool[pick])
+        h = self.model.embed(self.sampler.feats[idx], self.sampler.lengths[idx])
+        loss = F.cross_entropy(self.full_head(h), self.targets[torch.as_tensor(pick)])
+        loss.backward()
+        return loss.detach()
+
+    def start(self, classes: list) -> dict:
+        """Parameters for a test episode with these class names: pretrained encoder, head from known rows."""
+        params = {k: v.detach() for k, v in self.params().items()}
+        w = torch.zeros_like(params["head.weight"])
+        b = torch.zeros_like(params["head.bias"])
+        for i, c in enumerate(classes):
+            if c in self.class_names:
+                w[i] = self.full_head.weight[self.class_names.index(c)].detach()
+                b[i] = self.full_head.bias[self.class_names.index(c)].detach()
+        return {**params, "head.weight": w, "head.bias": b}
+
+    def curve(self, batch, steps, episodes=None):
+        if episodes is None:
+            raise ValueError("finetune needs the episodes (their class names pick the pretrained head rows)")
+        self.model.eval()
+        starts = [self.start(e.classes) for e in episodes]
+        heads = {k: torch.stack([s[k] for s in starts]) for k in ("head.weight", "head.bias")}
+        return accuracy_curve(self.model, starts[0], self.buffers(), batch, steps, self.inner_lr,
+                              vectorize=self.vectorize, chunk_size=self.chunk_size, per_task=heads)
+
+
+METHODS = {m.name: m for m in (MAMLMethod, FOMAML, ANIL, MetaSGD, Reptile, ProtoNet, TaskEmbedding, Scratch,
+                               FineTune)}
+"""Every few-shot method by the name the command line and the widgets list."""
+
+
+def make_method(name: str, sampler, **options) -> Method:
+    """Build the method called ``name`` (see :data:`METHODS`) for a sampler's task family."""
+    check_choice("meta-learning method", name, tuple(METHODS))
+    return METHODS[name](sampler, **options)

@@ -1,0 +1,129 @@
+"""The few-shot learner: a CNN (or the multi-task core's CNN + BiLSTM) encoder, mean pooling and a linear head."""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import check_choice
+from ..models.encoder import ConvBlock, Encoder, frame_mask
+
+ENCODERS = ("cnn", "cnn_lstm")
+"""``cnn``: two conv blocks (vmappable: tasks of a meta-batch run in parallel). ``cnn_lstm``: the multi-task
+core's encoder; ``nn.LSTM`` has no vmap rule, so its tasks run one after another."""
+NORMS = ("layer", "batch")
+"""Normalisation in the CNN: LayerNorm (no statistics) or BatchNorm handled for MAML (see MetaBatchNorm)."""
+
+
+class LayerNorm(nn.LayerNorm):
+    """nn.LayerNorm written out in elementary ops: (..., width) -> (..., width), the same numbers.
+
+    Under vmap, the second derivative of the fused ``native_layer_norm`` is wrong in torch 2.11 (measured: MAML
+    meta-gradients 1e-3 off the per-task loop); the composite form is exact, so the meta-learner uses it.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(-1, keepdim=True)
+        var = ((x - mean) ** 2).mean(-1, keepdim=True)
+        return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias
+
+
+class MetaBatchNorm(nn.BatchNorm1d):
+    """BatchNorm over (batch, channels, frames) whose running statistics change only inside
+    :func:`update_statistics`: never in MAML's inner loop, so adapted copies cannot corrupt them.
+
+    In training mode it normalises with the batch's statistics; in eval mode with the running ones.
+    """
+
+    updating = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+        if self.updating:
+            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, True,
+                                self.momentum, self.eps)
+        return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
+
+
+@contextlib.contextmanager
+def update_statistics(model: nn.Module):
+    """Let the model's MetaBatchNorm layers update their running statistics inside this block."""
+    layers = [m for m in model.modules() if isinstance(m, MetaBatchNorm)]
+    for m in layers:
+        m.updating = True
+    try:
+        yield
+    finally:
+        for m in layers:
+            m.updating = False
+
+
+class BatchNormConvBlock(nn.Module):
+    """Conv1d + MetaBatchNorm + ReLU: (batch, frames, n_in) -> (batch, frames, width), padding zeroed."""
+
+    def __init__(self, n_in: int, width: int, kernel: int = 5):
+        super().__init__()
+        self.conv = nn.Conv1d(n_in, width, kernel, padding=kernel // 2)
+        self.norm = MetaBatchNorm(width)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.norm(self.conv(x.transpose(1, 2)))).transpose(1, 2)
+        return y * frame_mask(lengths, y.shape[1]).unsqueeze(-1)
+
+
+class MetaNet(nn.Module):
+    """features (batch, frames, n_features), lengths (batch,) -> logits (batch, n_way).
+
+    ``embed`` gives the pooled (batch, width) embedding the head (``head``) reads. Introduced in
+    notebooks/06_maml_fast_adaptation.ipynb.
+    """
+
+    def __init__(self, n_way: int = 5, n_features: int = 40, width: int = 64, encoder: str = "cnn",
+                 norm: str = "layer", frame_pool: int = 2):
+        super().__init__()
+        if frame_pool < 1:
+            raise ValueError(f"frame_pool must be >= 1, got {frame_pool}")
+        self.frame_pool = frame_pool
+        check_choice("encoder", encoder, ENCODERS)
+        check_choice("norm", norm, NORMS)
+        if encoder == "cnn_lstm" and norm != "layer":
+            raise ValueError("the cnn_lstm encoder (the multi-task core's) uses LayerNorm; use norm='layer'")
+        self.encoder_kind = encoder
+        if encoder == "cnn":
+            block = (lambda a, b: ConvBlock(a, b, dropout=0.0)) if norm == "layer" else BatchNormConvBlock
+            self.blocks = nn.ModuleList([block(n_features, width), block(width, width)])
+            for b in self.blocks:
+                if norm == "layer":
+                    b.norm = LayerNorm(width)
+        else:
+            self.lstm_encoder = Encoder(n_features, width, dropout=0.0)
+        self.head = nn.Linear(width, n_way)
+
+    def embed(self, feats: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(batch, frames, n) -> (batch, width): the encoder's output averaged over the valid frames.
+
+        Frames are first averaged ``frame_pool`` at a time (20 ms frames by default): half the work, and
+        utterance labels do not need 10 ms resolution.
+        """
+        if self.frame_pool > 1:
+            feats = F.avg_pool1d(feats.transpose(1, 2), self.frame_pool, ceil_mode=True).transpose(1, 2)
+            lengths = torch.div(lengths + self.frame_pool - 1, self.frame_pool, rounding_mode="floor")
+        if self.encoder_kind == "cnn":
+            x = feats
+            for block in self.blocks:
+                x = block(x, lengths)
+        else:
+            x = self.lstm_encoder(feats, lengths)[-1]
+        mask = frame_mask(lengths, x.shape[1]).unsqueeze(-1)
+        return (x * mask).sum(1) / lengths.clamp_min(1).unsqueeze(-1)
+
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(feats, lengths))
+
+
+def can_vmap(model: nn.Module) -> bool:
+    """False when the model holds a recurrent layer (``aten::lstm`` has no vmap batching rule)."""
+    return not any(isinstance(m, nn.RNNBase) for m in model.modules())

@@ -1,0 +1,204 @@
+"""Meta-learning core: episodes, the functional MAML against learn2learn and by hand, vmap vs loop, BatchNorm."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mtlkit.meta import MAML, EpisodeSampler, MetaNet, make_method, meta_loss
+from mtlkit.meta.experiment import evaluate, meta_compare
+
+
+@pytest.fixture(scope="module")
+def meta_corpus():
+    from mtlkit.data import build_corpus, corpus_config
+
+    return build_corpus(corpus_config("meta", speakers=10, utterances_per_speaker=20, held_out_speakers=5, seed=2))
+
+
+@pytest.fixture(scope="module")
+def sampler(meta_corpus):
+    return EpisodeSampler(meta_corpus, "speaker_adaptation", n_way=3, k_shot=2, queries=1)
+
+
+def test_episodes_remap_labels_and_keep_support_and_query_apart(meta_corpus, sampler):
+    rng = np.random.default_rng(0)
+    held = set(meta_corpus.split("heldout").speaker_ids())
+    for _ in range(20):
+        e = sampler.sample("test", rng)
+        assert e.task in held and sorted(e.support_y.tolist()) == [0, 0, 1, 1, 2, 2]
+        assert not set(e.support) & set(e.query)
+        for idx, y in ((e.support, e.support_y), (e.query, e.query_y)):
+            assert all(meta_corpus[i].speaker == e.task for i in idx)
+            assert [meta_corpus[i].emotion for i in idx] == [e.classes[k] for k in y]
+    a, b = sampler.sample("train", np.random.default_rng(5)), sampler.sample("train", np.random.default_rng(5))
+    assert np.array_equal(a.support, b.support) and a.task not in held
+    ids = EpisodeSampler(meta_corpus, "speaker_id", n_way=4, k_shot=3, queries=2).sample("test", rng)
+    assert set(ids.classes) <= held and len(set(ids.classes)) == 4
+    assert [meta_corpus[i].speaker for i in ids.query] == [ids.classes[k] for k in ids.query_y]
+
+
+def test_condition_families_hold_out_an_accent_or_a_noise_condition(meta_corpus):
+    accents = EpisodeSampler(meta_corpus, "accent", n_way=3, k_shot=1, queries=1)
+    assert not set(accents.tasks("train")) & set(accents.tasks("test"))
+    e = accents.sample("test", np.random.default_rng(0))
+    assert {meta_corpus[i].accent for i in e.support} == {e.task} and e.classes[0] in meta_corpus.classes("keyword")
+    noise = EpisodeSampler(meta_corpus, "noise", n_way=2, k_shot=1, queries=1, held_out=["clean"])
+    assert noise.tasks("test") == ["clean"] and "clean" not in noise.tasks("train")
+    with pytest.raises(ValueError, match="unknown noise 'fog'; valid noises: "):
+        EpisodeSampler(meta_corpus, "noise", held_out=["fog"])
+
+
+def test_bad_episode_settings_name_the_numbers(meta_corpus):
+    with pytest.raises(ValueError, match="has 3 emotion classes with >= k_shot \\+ queries = 13 utterances.*has 0"):
+        EpisodeSampler(meta_corpus, "speaker_adaptation", n_way=3, k_shot=12, queries=1).sample(
+            "test", np.random.default_rng(0))
+    with pytest.raises(ValueError, match="9-way speaker identification needs 9 test speakers.*has 5"):
+        EpisodeSampler(meta_corpus, "speaker_id", n_way=9, k_shot=1).sample("test", np.random.default_rng(0))
+    with pytest.raises(ValueError, match="unknown task family 'speakers'; valid task familys: speaker_id"):
+        EpisodeSampler(meta_corpus, "speakers")
+    with pytest.raises(ValueError, match="n_way >= 2"):
+        EpisodeSampler(meta_corpus, n_way=1)
+    with pytest.raises(ValueError, match="unknown meta-learning method 'mamal'"):
+        make_method("mamal", EpisodeSampler(meta_corpus))
+    with pytest.raises(ValueError, match="steps=0: fast adaptation needs at least one inner step"):
+        meta_compare(meta_corpus, methods=("maml",), shots=(1,), steps=0, progress=False)
+
+
+def _batch(sampler, tasks=4, seed=0):
+    rng = np.random.default_rng(seed)
+    return sampler.tensors([sampler.sample("train", rng) for _ in range(tasks)])
+
+
+def _l2l_meta_gradient(l2l, model, batch, lr, steps, first_order):
+    maml = l2l.algorithms.MAML(model, lr=lr, first_order=first_order)
+    total = 0.0
+    for i in range(len(batch["y_s"])):
+        learner = maml.clone()
+        for _ in range(steps):
+            learner.adapt(F.cross_entropy(learner(batch["x_s"][i], batch["len_s"][i]), batch["y_s"][i]))
+        total = total + F.cross_entropy(learner(batch["x_q"][i], batch["len_q"][i]), batch["y_q"][i])
+    return torch.autograd.grad(total / len(batch["y_s"]), list(model.parameters()))
+
+
+@pytest.mark.parametrize("first_order", [False, True], ids=["second-order", "first-order"])
+def test_meta_gradient_equals_learn2learn_and_vmap_equals_loop(sampler, first_order):
+    l2l = pytest.importorskip("learn2learn")
+    torch.manual_seed(0)
+    model = MetaNet(3, width=16)
+    batch = _batch(sampler)
+    ref = _l2l_meta_gradient(l2l, model, batch, 0.3, 2, first_order)
+    params, buffers = dict(model.named_parameters()), dict(model.named_buffers())
+    for vectorize in (True, False):
+        loss = meta_loss(model, params, buffers, batch, vectorize=vectorize, steps=2, lr=0.3,
+                         first_order=first_order)
+        ours = torch.autograd.grad(loss, list(params.values()))
+        assert max((a - b).abs().max().item() for a, b in zip(ours, ref)) <= 1e-5
+    maml, total = MAML(model, lr=0.3, first_order=first_order), 0.0     # the object API reads like learn2learn's
+    for i in range(4):
+        learner = maml.clone()
+        for _ in range(2):
+            learner.adapt(F.cross_entropy(learner(batch["x_s"][i], batch["len_s"][i]), batch["y_s"][i]))
+        total = total + F.cross_entropy(learner(batch["x_q"][i], batch["len_q"][i]), batch["y_q"][i])
+    ours = torch.autograd.grad(total / 4, list(model.parameters()))
+    assert max((a - b).abs().max().item() for a, b in zip(ours, ref)) <= 1e-5
+
+
+def test_one_inner_step_by_hand_on_a_linear_model():
+    """theta' = theta - a*g_s; first-order meta-gradient = grad L_q(theta'); second order adds -a*H_s grad L_q."""
+    from mtlkit.meta.functional import adapt
+
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(2, 1, bias=False)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = lin
+
+        def forward(self, x, lengths):
+            return torch.cat([self.lin(x), -self.lin(x)], -1)
+
+    net, x, y = Net(), torch.randn(6, 2), torch.randint(0, 2, (6,))
+    params = dict(net.named_parameters())
+    adapted = adapt(net, params, {}, x, None, y, steps=1, lr=0.5)
+    w = params["lin.weight"].detach().clone().requires_grad_()
+    loss = F.cross_entropy(torch.cat([x @ w.T, -x @ w.T], -1), y)
+    g = torch.autograd.grad(loss, w)[0]
+    assert torch.allclose(adapted["lin.weight"], w - 0.5 * g, atol=1e-6)
+
+
+def test_lstm_encoder_falls_back_to_a_loop_and_refuses_vmap(sampler):
+    torch.manual_seed(0)
+    model = MetaNet(3, width=16, encoder="cnn_lstm")
+    batch = _batch(sampler, tasks=2)
+    params, buffers = dict(model.named_parameters()), dict(model.named_buffers())
+    loss = meta_loss(model, params, buffers, batch, steps=1, lr=0.3)   # automatically a loop; second order
+    assert all(torch.isfinite(g).all() for g in torch.autograd.grad(loss, list(params.values())))
+    with pytest.raises(ValueError, match="no vmap batching rule"):
+        meta_loss(model, params, buffers, batch, vectorize=True, steps=1, lr=0.3)
+
+
+@pytest.fixture(scope="module")
+def meta_preset():
+    """The 'meta' preset (in fast mode: 20 speakers x 40 utterances, 8 held out)."""
+    from mtlkit.data import make_corpus
+
+    return make_corpus("meta")
+
+
+def test_batchnorm_statistics_move_only_outside_the_inner_loop_and_eval_mode_works(meta_preset):
+    adaptation = EpisodeSampler(meta_preset, "speaker_adaptation", n_way=5, k_shot=5, queries=3)
+    method = make_method("maml", adaptation, norm="batch", seed=0)
+    norm = method.model.blocks[0].norm
+    before = norm.running_mean.clone()
+    method.meta_step(_batch(adaptation, tasks=2))                 # inner and outer loss: statistics untouched
+    assert torch.equal(norm.running_mean, before)
+    method.meta_train(60, meta_batch=8, seed=0)
+    assert not torch.equal(norm.running_mean, before)
+    result = evaluate(method, adaptation, tasks=50, steps=5)       # eval mode: the running statistics
+    assert not method.model.training
+    assert result["accuracy"][0] > 0.2 + 0.1, result["accuracy"]
+
+
+def test_maml_adapts_to_a_new_speaker_far_better_than_scratch_and_no_worse_than_finetuning(meta_preset):
+    adaptation = EpisodeSampler(meta_preset, "speaker_adaptation", n_way=5, k_shot=5, queries=3)
+    from mtlkit.metrics import mean_ci
+
+    acc, per_task = {}, {}
+    for name in ("maml", "scratch", "finetune"):
+        method = make_method(name, adaptation, seed=0)
+        method.meta_train(150 if method.meta_trained else 0, meta_batch=8, seed=0)
+        result = evaluate(method, adaptation, tasks=60, steps=5)           # the same 60 episodes for each
+        acc[name], per_task[name] = result["accuracy"][0], np.array(result["per_task"])
+    assert acc["maml"] > acc["scratch"] + 0.1, acc
+    gap, half = mean_ci(per_task["maml"] - per_task["finetune"])          # paired over the episodes
+    assert gap + half >= 0, (acc, gap, half)                               # not significantly worse: on par
+
+
+def test_five_way_five_shot_speaker_identification_is_well_above_chance(meta_preset):
+    ids = EpisodeSampler(meta_preset, "speaker_id", n_way=5, k_shot=5, queries=3)
+    for name in ("maml", "protonet"):
+        method = make_method(name, ids, seed=0)
+        method.meta_train(100, meta_batch=8, seed=0)
+        accuracy, _ = evaluate(method, ids, tasks=60, steps=5)["accuracy"]
+        assert accuracy > 0.2 + 0.15, (name, accuracy)
+
+
+def test_non_finite_losses_are_named(sampler):
+    model = MetaNet(3, width=8)
+    learner = MAML(model, lr=0.1).clone()
+    with pytest.raises(FloatingPointError, match="adaptation loss is nan"):
+        learner.adapt(torch.tensor(float("nan"), requires_grad=True))
+    method = make_method("maml", sampler, width=8, inner_lr=1e6)
+    with pytest.raises(FloatingPointError, match="meta-loss is (nan|inf).*lower inner_lr"):
+        method.meta_train(3, meta_batch=2)
+
+
+def test_composite_layer_norm_equals_torch_layer_norm():
+    from mtlkit.meta.model import LayerNorm
+
+    x, ours, ref = torch.randn(3, 7, 16) * 3 + 1, LayerNorm(16), torch.nn.LayerNorm(16)
+    with torch.no_grad():
+        ours.weight.normal_(), ours.bias.normal_()
+        ref.weight.copy_(ours.weight), ref.bias.copy_(ours.bias)
+    assert torch.allclose(ours(x), ref(x), atol=1e-5)
