@@ -1,49 +1,45 @@
 """MAML meta-step: mtlkit (torch.func, vmap over tasks) against learn2learn (clone/adapt per task), same run.
 
-Run: python benchmarks/bench_meta.py [--meta-batch 16] [--steps 5] [--repeats 5]   (target: >= 1.5x faster)
+Run: python benchmarks/bench_meta.py [--meta-batch 16] [--steps 5] [--width 32] [--repeats 5]
+Target: mtlkit >= 1.5x faster than learn2learn at meta-batch 16.
 
-Same model (MetaNet, CNN encoder), same tasks (speaker adaptation episodes of the 'meta' preset), same inner
-steps and learning rate, second order. Prints the median seconds per meta-step, the speed-up, the largest
-difference between the two meta-gradients, and the peak memory of each (growth of the peak RSS over the
-process's state before its first step, each implementation in its own process). Also times mtlkit's
-per-task loop and the cnn_lstm encoder (loop only: LSTM has no vmap rule).
+Same model (the kit's MetaNet, CNN encoder), same tasks (5-way 5-shot speaker-adaptation episodes of the 'meta'
+preset, 3 queries per class), same inner steps and learning rate, second order. Prints the median seconds per
+meta-step, the speed-up, the largest difference between the two meta-gradients, and the peak memory of each:
+the growth of peak RSS during the steps (sampled every 5 ms), each implementation in its own small process
+that only loads the saved episodes. Also times vmap in chunks of 4 tasks (chunk_size bounds memory), mtlkit's
+per-task loop, and the cnn_lstm encoder (a loop: LSTM has no vmap rule).
 """
 import argparse
 import json
-import resource
+import os
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-
-def setup(meta_batch: int, encoder: str = "cnn"):
-    from mtlkit.data import make_corpus
-    from mtlkit.meta import EpisodeSampler, MetaNet
-
-    corpus = make_corpus("meta")
-    sampler = EpisodeSampler(corpus, "speaker_adaptation", n_way=5, k_shot=5, queries=3)
-    rng = np.random.default_rng(0)
-    batch = sampler.tensors([sampler.sample("train", rng) for _ in range(meta_batch)])
-    torch.manual_seed(0)
-    return MetaNet(5, encoder=encoder), batch
+LR = 0.1
 
 
-def step_mtlkit(model, batch, steps, lr, vectorize):
+def step_mtlkit(model, batch, steps, vectorize, chunk_size=None):
     from mtlkit.meta import meta_loss
 
     params = dict(model.named_parameters())
-    loss = meta_loss(model, params, dict(model.named_buffers()), batch, vectorize=vectorize, steps=steps, lr=lr)
+    loss = meta_loss(model, params, dict(model.named_buffers()), batch, vectorize=vectorize, steps=steps, lr=LR,
+                     chunk_size=chunk_size)
     return torch.autograd.grad(loss, list(params.values()))
 
 
-def step_l2l(model, batch, steps, lr):
+def step_l2l(model, batch, steps):
     import learn2learn as l2l
 
-    maml, total = l2l.algorithms.MAML(model, lr=lr), 0.0
+    maml, total = l2l.algorithms.MAML(model, lr=LR), 0.0
     for i in range(len(batch["y_s"])):
         learner = maml.clone()
         for _ in range(steps):
@@ -52,45 +48,86 @@ def step_l2l(model, batch, steps, lr):
     return torch.autograd.grad(total / len(batch["y_s"]), list(model.parameters()))
 
 
-def measure(which: str, meta_batch: int, steps: int, repeats: int) -> dict:
+def rss_mb() -> float:
+    """The current resident set size of this process in MB (Linux /proc)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+
+class PeakRSS:
+    """Samples the RSS every millisecond in a thread; ``peak`` is the largest value seen."""
+
+    def __enter__(self):
+        self.peak, self.running = rss_mb(), True
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def _sample(self):
+        while self.running:
+            self.peak = max(self.peak, rss_mb())
+            time.sleep(0.005)
+
+    def __exit__(self, *exc):
+        self.running = False
+        self.thread.join()
+
+
+def measure(which: str, data: str, steps: int, width: int, repeats: int) -> dict:
     """Median seconds per meta-step and peak-RSS growth (MB) of one implementation, in this process."""
-    encoder = "cnn_lstm" if which == "mtlkit-lstm-loop" else "cnn"
-    model, batch = setup(meta_batch, encoder)
-    run = {"mtlkit-vmap": lambda: step_mtlkit(model, batch, steps, 0.3, True),
-           "mtlkit-loop": lambda: step_mtlkit(model, batch, steps, 0.3, False),
-           "mtlkit-lstm-loop": lambda: step_mtlkit(model, batch, steps, 0.3, False),
-           "learn2learn": lambda: step_l2l(model, batch, steps, 0.3)}[which]
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    times = []
-    for _ in range(repeats + 1):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return dict(seconds=float(np.median(times[1:])), peak_mb=(peak - base) / 1024)
+    from mtlkit.meta import MetaNet
+
+    batch = torch.load(data)
+    torch.manual_seed(0)
+    model = MetaNet(5, width=width, encoder="cnn_lstm" if which == "mtlkit-lstm-loop" else "cnn")
+    run = {"mtlkit-vmap": lambda: step_mtlkit(model, batch, steps, True),
+           "mtlkit-vmap-chunk4": lambda: step_mtlkit(model, batch, steps, True, chunk_size=4),
+           "mtlkit-loop": lambda: step_mtlkit(model, batch, steps, False),
+           "mtlkit-lstm-loop": lambda: step_mtlkit(model, batch, steps, False),
+           "learn2learn": lambda: step_l2l(model, batch, steps)}[which]
+    base, times = rss_mb(), []
+    with PeakRSS() as memory:
+        for _ in range(repeats + 1):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+    return dict(seconds=float(np.median(times[1:])), peak_mb=memory.peak - base)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--meta-batch", type=int, default=16)
     parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.measure, args.meta_batch, args.steps, args.repeats)))
+        repeats = 1 if args.measure == "mtlkit-lstm-loop" else args.repeats
+        print(json.dumps(measure(args.measure, args.data, args.steps, args.width, repeats)))
         return
-    model, batch = setup(args.meta_batch)
-    ours, ref = step_mtlkit(model, batch, args.steps, 0.3, True), step_l2l(model, batch, args.steps, 0.3)
+    from mtlkit.data import make_corpus
+    from mtlkit.meta import EpisodeSampler, MetaNet
+
+    sampler = EpisodeSampler(make_corpus("meta"), "speaker_adaptation", n_way=5, k_shot=5, queries=3)
+    rng = np.random.default_rng(0)
+    batch = sampler.tensors([sampler.sample("train", rng) for _ in range(args.meta_batch)])
+    torch.manual_seed(0)
+    model = MetaNet(5, width=args.width)
+    ours, ref = step_mtlkit(model, batch, args.steps, True), step_l2l(model, batch, args.steps)
     diff = max((a - b).abs().max().item() for a, b in zip(ours, ref))
     results = {}
-    for which in ("learn2learn", "mtlkit-vmap", "mtlkit-loop", "mtlkit-lstm-loop"):
-        out = subprocess.run([sys.executable, __file__, "--measure", which, "--meta-batch", str(args.meta_batch),
-                              "--steps", str(args.steps), "--repeats", str(args.repeats)],
-                             capture_output=True, text=True, check=True)
-        results[which] = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"MAML meta-step, second order, meta-batch {args.meta_batch}, {args.steps} inner steps, 5-way 5-shot "
-          f"(3 queries per class), {torch.get_num_threads()} threads")
+    with tempfile.TemporaryDirectory() as tmp:
+        data = str(Path(tmp) / "batch.pt")
+        torch.save(batch, data)
+        for which in ("learn2learn", "mtlkit-vmap", "mtlkit-vmap-chunk4", "mtlkit-loop", "mtlkit-lstm-loop"):
+            out = subprocess.run([sys.executable, __file__, "--measure", which, "--data", data, "--steps",
+                                  str(args.steps), "--width", str(args.width), "--repeats", str(args.repeats)],
+                                 capture_output=True, text=True, check=True)
+            results[which] = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"MAML meta-step, second order, meta-batch {args.meta_batch}, {args.steps} inner steps (lr {LR}), "
+          f"5-way 5-shot + 3 queries per class, width {args.width}, {torch.get_num_threads()} threads")
     base = results["learn2learn"]["seconds"]
     for which, r in results.items():
         print(f"  {which:<18} {r['seconds']:.3f} s/step   speed-up vs learn2learn {base / r['seconds']:.2f}x   "

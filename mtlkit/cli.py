@@ -74,7 +74,7 @@ def _meta(args) -> int:
                            meta_steps=args.meta_steps, meta_batch=args.meta_batch, tasks=args.tasks,
                            n_way=args.n_way, queries=args.queries, label=args.label, seed=args.seed, out=args.out,
                            progress=not args.quiet, inner_lr=args.inner_lr, outer_lr=args.outer_lr,
-                           optimizer=args.optimizer, encoder=args.encoder)
+                           optimizer=args.optimizer, encoder=args.encoder, inner_steps=args.inner_steps)
     print(f"{len(records)} results: {Path(args.out) / 'results.json'}   figure: {Path(args.out) / 'results.png'}")
     return 0
 
@@ -133,6 +133,7 @@ def parser() -> argparse.ArgumentParser:
     meta.add_argument("--meta-steps", type=int, help="outer steps (default: 300, 60 in fast mode)")
     meta.add_argument("--meta-batch", type=int, default=16, help="tasks per outer step")
     meta.add_argument("--tasks", type=int, default=100, help="test episodes per method")
+    meta.add_argument("--inner-steps", type=int, default=5, help="adaptation steps during meta-training")
     meta.add_argument("--inner-lr", type=float, default=0.1)
     meta.add_argument("--outer-lr", type=float, default=3e-3)
     meta.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS))

@@ -198,3 +198,15 @@ def test_unknown_preset_and_setting_are_named():
         corpus_config("easy", speeker=3)
     with pytest.raises(ValueError, match="held_out_speakers=4"):
         corpus_config("easy", speakers=4, held_out_speakers=4)
+
+
+def test_meta_preset_sizes_in_full_and_fast_mode(monkeypatch):
+    monkeypatch.setenv("MTLKIT_FAST", "0")
+    full = corpus_config("meta")
+    assert (full.speakers, full.utterances_per_speaker, full.held_out_speakers) == (40, 40, 12)
+    monkeypatch.setenv("MTLKIT_FAST", "1")
+    fast = corpus_config("meta")
+    assert (fast.speakers, fast.utterances_per_speaker, fast.held_out_speakers) == (20, 40, 8)
+    assert corpus_config("meta", speakers=10).speakers == 10
+    easy = corpus_config("easy")
+    assert (easy.speakers, easy.utterances_per_speaker, easy.held_out_speakers) == (12, 30, 3)

@@ -60,6 +60,8 @@ def test_bad_episode_settings_name_the_numbers(meta_corpus):
         EpisodeSampler(meta_corpus, n_way=1)
     with pytest.raises(ValueError, match="unknown meta-learning method 'mamal'"):
         make_method("mamal", EpisodeSampler(meta_corpus))
+    with pytest.raises(ValueError, match="inner_steps=0: meta-training needs at least one inner step"):
+        make_method("maml", EpisodeSampler(meta_corpus), inner_steps=0)
     with pytest.raises(ValueError, match="steps=0: fast adaptation needs at least one inner step"):
         meta_compare(meta_corpus, methods=("maml",), shots=(1,), steps=0, progress=False)
 

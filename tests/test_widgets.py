@@ -1,6 +1,5 @@
 """Widget panels driven headlessly: set values, click Run, check what the trainer got and what is shown."""
 import numpy as np
-import pytest
 
 from mtlkit.train import fit
 from mtlkit.widgets import BaselinePanel, EmbeddingPanel, GatingPanel, SharingPanel, WeightingPanel, render

@@ -66,7 +66,8 @@ PRESETS = {
     "hard": dict(speakers=24, words_per_utterance=(1, 2), accents=tuple(ACCENTS), noises=NOISES,
                  snr_db=(0.0, 15.0), reverb=0.5, jitter=0.08, gap_s=(0.08, 0.35)),
     "meta": dict(speakers=40, utterances_per_speaker=40, held_out_speakers=12, accents=tuple(ACCENTS),
-                 noises=NOISES, snr_db=(10.0, 30.0), fast=dict(speakers=20, utterances_per_speaker=40, held_out_speakers=8)),
+                 noises=NOISES, snr_db=(10.0, 30.0),
+                 fast=dict(speakers=20, utterances_per_speaker=40, held_out_speakers=8)),
 }
 """Named corpus settings: 'easy' (one keyword per utterance as in Speech Commands, mostly clean, 4 accents),
 'hard' (a keyword then maybe a distractor word, noisy, reverberant, all 8 accents) and 'meta' (many speakers,

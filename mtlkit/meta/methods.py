@@ -16,11 +16,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call, grad, vmap
+from torch.func import grad, vmap
 
 from ..config import check_choice
 from .functional import accuracy_curve, adapt, meta_loss
-from .model import MetaNet, update_statistics
+from .model import MetaNet, can_vmap, update_statistics
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
 """Outer-loop optimisers by name."""
@@ -33,13 +33,15 @@ class Method:
     meta_trained = True
 
     def __init__(self, sampler, width: int = 32, encoder: str = "cnn", norm: str = "layer", inner_lr: float = 0.1,
-                 outer_lr: float = 3e-3, optimizer: str = "adam", seed: int = 0, vectorize: bool | None = None,
-                 chunk_size: int | None = None):
+                 outer_lr: float = 3e-3, optimizer: str = "adam", inner_steps: int = 5, seed: int = 0,
+                 vectorize: bool | None = None, chunk_size: int | None = None):
         check_choice("optimizer", optimizer, tuple(OPTIMIZERS))
         if inner_lr <= 0 or outer_lr <= 0:
             raise ValueError(f"learning rates must be > 0, got inner_lr={inner_lr}, outer_lr={outer_lr}")
+        if inner_steps < 1:
+            raise ValueError(f"inner_steps={inner_steps}: meta-training needs at least one inner step")
         torch.manual_seed(seed)
-        self.sampler, self.inner_lr, self.seed = sampler, inner_lr, seed
+        self.sampler, self.inner_lr, self.inner_steps, self.seed = sampler, inner_lr, inner_steps, seed
         self.vectorize, self.chunk_size = vectorize, chunk_size
         self.model = MetaNet(sampler.n_way, sampler.feats.shape[-1], width, encoder, norm)
         self.extra = nn.ParameterDict()
@@ -52,9 +54,11 @@ class Method:
         """Create method-specific parameters in ``self.extra`` (none by default)."""
 
     def params(self) -> dict:
+        """The meta-parameters theta by name (attached to the model: gradients land in .grad)."""
         return dict(self.model.named_parameters())
 
     def buffers(self) -> dict:
+        """The model's buffers by name (BatchNorm running statistics)."""
         return dict(self.model.named_buffers())
 
     def meta_train(self, meta_steps: int, meta_batch: int = 16, seed: int = 0, progress=None) -> list:
@@ -81,6 +85,7 @@ class Method:
         return self.losses
 
     def meta_step(self, batch: dict) -> torch.Tensor:
+        """Put the meta-gradient of one meta-batch into .grad; return the (detached) meta-loss."""
         raise NotImplementedError
 
     def curve(self, batch: dict, steps: int, episodes: list | None = None) -> torch.Tensor:
@@ -94,7 +99,6 @@ class MAMLMethod(Method):
     """MAML (Finn et al., 2017): learn theta so that a few gradient steps on a support set fit the task."""
 
     name, first_order, head_only = "maml", False, False
-    inner_steps = 5
 
     def names(self):
         return [k for k in self.params() if k.startswith("head.")] if self.head_only else None
@@ -148,7 +152,6 @@ class Reptile(Method):
     """
 
     name = "reptile"
-    inner_steps = 5
 
     def meta_step(self, batch):
         params = {k: v.detach() for k, v in self.params().items()}
@@ -156,7 +159,7 @@ class Reptile(Method):
         lengths, y = torch.cat([batch["len_s"], batch["len_q"]], 1), torch.cat([batch["y_s"], batch["y_q"]], 1)
         task = lambda x, n, y: adapt(self.model, params, self.buffers(), x, n, y, self.inner_steps,  # noqa: E731
                                      self.inner_lr, first_order=True)
-        if self.vectorize is not False and can_vmap_model(self.model):
+        if self.vectorize is not False and can_vmap(self.model):
             adapted = vmap(task, chunk_size=self.chunk_size)(x, lengths, y)
             mean = {k: v.mean(0) for k, v in adapted.items()}
         else:
@@ -166,12 +169,6 @@ class Reptile(Method):
             p.grad = params[k] - mean[k]
         logits = self.model(batch["x_q"].flatten(0, 1), batch["len_q"].flatten())
         return F.cross_entropy(logits, batch["y_q"].flatten()).detach()
-
-
-def can_vmap_model(model) -> bool:
-    from .model import can_vmap
-
-    return can_vmap(model)
 
 
 def _prototypes(h: torch.Tensor, y: torch.Tensor, n_way: int) -> torch.Tensor:
@@ -213,7 +210,6 @@ class TaskEmbedding(Method):
     """
 
     name = "task_embedding"
-    inner_steps = 5
 
     def build(self):
         width = self.model.head.in_features

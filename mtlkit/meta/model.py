@@ -81,7 +81,7 @@ class MetaNet(nn.Module):
     notebooks/06_maml_fast_adaptation.ipynb.
     """
 
-    def __init__(self, n_way: int = 5, n_features: int = 40, width: int = 64, encoder: str = "cnn",
+    def __init__(self, n_way: int = 5, n_features: int = 40, width: int = 32, encoder: str = "cnn",
                  norm: str = "layer", frame_pool: int = 2):
         super().__init__()
         if frame_pool < 1:

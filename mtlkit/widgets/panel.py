@@ -117,7 +117,7 @@ class Panel:
             self.redraw()
         except Exception as error:                       # shown to the learner; kept for tests
             self.last_error = error
-            self.status.value = f"<span style='color:#b00'>error</span>"
+            self.status.value = "<span style='color:#b00'>error</span>"
             render(self.output, [f"<pre style='color:#b00'>{type(error).__name__}: {error}</pre>"])
         finally:
             self.run_button.disabled = False
