@@ -4,7 +4,6 @@ from __future__ import annotations
 import ipywidgets as W
 
 from .. import plots
-from ..config import pick
 from ..train import TASK_ORDER, fit
 from .panel import Panel, html_table
 
@@ -22,7 +21,7 @@ class BaselinePanel(Panel):
         tasks = [t for t in TASK_ORDER if t in corpus.tasks()]
         super().__init__(dict(
             task=W.Dropdown(options=tasks, value="emotion" if "emotion" in tasks else tasks[0], description="task"),
-            epochs=W.IntSlider(value=epochs or pick(12, 8), min=1, max=40, description="epochs"),
+            epochs=W.IntSlider(value=epochs or 20, min=1, max=40, description="epochs"),   # notebook 01's budget
             width=W.Dropdown(options=[32, 64, 128], value=64, description="width"),
             pooling=W.Dropdown(options=["mean", "attentive"], value="attentive", description="pooling")))
 
