@@ -9,9 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from .config import check_choice
-from .features import collate
 from .models.encoder import frame_mask
-from .train import features_for
+from .train import batches, features_for
 
 PROJECTIONS = ("pca", "tsne")
 """2-D projections of an embedding."""
@@ -28,10 +27,8 @@ def embed(history, corpus, layer: str = "head", task: str | None = None, batch_s
     check_choice("layer", layer, tuple(model.layer_names) + ("head",))
     if layer == "head" or model.sharing in ("separate", "soft", "cross_stitch"):
         check_choice("task", task, tuple(model.tasks))
-    data = features_for(history, corpus)
     rows = []
-    for start in range(0, len(data), batch_size):
-        batch = collate([data[i] for i in range(start, min(start + batch_size, len(data)))])
+    for batch in batches(features_for(history, corpus), batch_size, None):
         feats, lengths = batch["feats"], batch["lengths"]
         if layer == "head":
             rows.append(model.embed(feats, lengths, task))

@@ -86,7 +86,8 @@ def task_loss(task: str, logits: torch.Tensor, labels: torch.Tensor) -> torch.Te
     return F.cross_entropy(logits, labels, ignore_index=IGNORE)
 
 
-def _batches(dataset, batch_size: int, generator: torch.Generator | None):
+def batches(dataset, batch_size: int, generator: torch.Generator | None = None):
+    """Collated batches of a FeatureDataset: shuffled by ``generator``, or in order when it is None."""
     order = torch.randperm(len(dataset), generator=generator) if generator is not None else torch.arange(len(dataset))
     for start in range(0, len(dataset), batch_size):
         yield collate([dataset[int(i)] for i in order[start:start + batch_size]])
@@ -97,7 +98,7 @@ def evaluate(model: MultiTaskModel, dataset, batch_size: int = 64) -> tuple[dict
     """Metrics per task on a dataset, and the (true, predicted) labels: ({task: {metric}}, {task: (y, y_hat)})."""
     model.eval()
     pairs = {t: ([], []) for t in model.tasks}
-    for batch in _batches(dataset, batch_size, None):
+    for batch in batches(dataset, batch_size, None):
         out = model(batch["feats"], batch["lengths"])
         for t, logits in out.logits.items():
             y, y_hat = batch[t], logits.argmax(-1)
@@ -185,7 +186,7 @@ def fit(corpus, tasks=("vad", "speaker", "emotion", "keyword"), sharing: str = "
     for epoch in range(epochs):
         model.train()
         sums = np.zeros(len(tasks))
-        for batch in _batches(train, batch_size, generator):
+        for batch in batches(train, batch_size, generator):
             batch = {k: v.to(device) for k, v in batch.items()}
             diagnose = has_shared and len(tasks) > 1 and step % diagnose_every == 0
             losses, combo, cos = train_step(model, weigher, optimizer, batch, tasks, diagnose, step, epoch)
@@ -276,7 +277,7 @@ def _record_attention(model: MultiTaskModel, dataset, history: History) -> None:
         history.layer_weights = {t: torch.softmax(w, 0).tolist() for t, w in model.layer_logits.items()}
     if model.sharing == "gated":
         sums, count = {}, 0
-        for batch in _batches(dataset, 64, None):
+        for batch in batches(dataset, 64, None):
             out = model(batch["feats"], batch["lengths"])
             for t, alpha in out.gates.items():
                 per_channel = alpha.mean(dim=(0, 1)) * alpha.shape[0]
@@ -313,10 +314,8 @@ def predict(history: History, corpus, task: str, batch_size: int = 64) -> list:
     """Predictions of a trained run for each utterance: class names, or a (frames,) 0/1 array for VAD."""
     model = history.model.eval()
     check_choice("task", task, tuple(model.tasks))
-    data, names = features_for(history, corpus), history.classes.get(task)
-    out = []
-    for start in range(0, len(data), batch_size):
-        batch = collate([data[i] for i in range(start, min(start + batch_size, len(data)))])
+    names, out = history.classes.get(task), []
+    for batch in batches(features_for(history, corpus), batch_size, None):
         guess = model(batch["feats"], batch["lengths"]).logits[task].argmax(-1)
         if task in FRAME_TASKS:
             out += [g[:n].numpy() for g, n in zip(guess, batch["lengths"])]

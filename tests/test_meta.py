@@ -206,3 +206,13 @@ def test_composite_layer_norm_equals_torch_layer_norm():
         ours.weight.normal_(), ours.bias.normal_()
         ref.weight.copy_(ours.weight), ref.bias.copy_(ours.bias)
     assert torch.allclose(ours(x), ref(x), atol=1e-5)
+
+
+def test_reptile_moves_theta_towards_the_adapted_weights_the_same_with_vmap_and_loop(sampler):
+    batch, grads = _batch(sampler, tasks=3), []
+    for vectorize in (True, False):
+        method = make_method("reptile", sampler, width=8, seed=0, vectorize=vectorize)
+        method.meta_step(batch)
+        grads.append([p.grad.clone() for p in method.model.parameters()])
+    assert max((a - b).abs().max().item() for a, b in zip(*grads)) < 1e-5
+    assert any(g.abs().sum() > 0 for g in grads[0])

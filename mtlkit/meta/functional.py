@@ -10,8 +10,23 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap
+from torch.utils._pytree import tree_leaves, tree_map
 
 from .model import can_vmap
+
+KEYS = ("x_s", "len_s", "y_s", "x_q", "len_q", "y_q")
+"""The meta-batch tensors, each with a leading task dimension (see EpisodeSampler.tensors)."""
+
+
+def over_tasks(fn, *args, vectorize: bool = True, chunk_size: int | None = None):
+    """``fn`` on each task's slice of ``args`` (tensors, or dicts of tensors, with a leading task dimension).
+
+    vmap when ``vectorize`` (``chunk_size`` tasks at a time), else a Python loop; the results are stacked.
+    """
+    if vectorize:
+        return vmap(fn, chunk_size=chunk_size)(*args)
+    outs = [fn(*tree_map(lambda a: a[i], args)) for i in range(len(tree_leaves(args)[0]))]
+    return tree_map(lambda *xs: torch.stack(xs), *outs)
 
 
 def loss_fn(model, params: dict, buffers: dict, x, lengths, y) -> torch.Tensor:
@@ -52,13 +67,8 @@ def meta_loss(model, params: dict, buffers: dict, batch: dict, vectorize: bool |
     vectorize = can_vmap(model) if vectorize is None else vectorize
     if vectorize and not can_vmap(model):
         raise ValueError("this model holds an LSTM, which has no vmap batching rule; use vectorize=False")
-    keys = ("x_s", "len_s", "y_s", "x_q", "len_q", "y_q")
     task = lambda *t: query_loss(model, params, buffers, *t, **adapt_options)   # noqa: E731
-    if vectorize:
-        losses = vmap(task, chunk_size=chunk_size)(*(batch[k] for k in keys))
-    else:
-        losses = torch.stack([task(*(batch[k][i] for k in keys)) for i in range(len(batch["y_s"]))])
-    return losses.mean()
+    return over_tasks(task, *(batch[k] for k in KEYS), vectorize=vectorize, chunk_size=chunk_size).mean()
 
 
 def accuracy_curve(model, params: dict, buffers: dict, batch: dict, steps: int, lr: float, names=None,
@@ -83,8 +93,4 @@ def accuracy_curve(model, params: dict, buffers: dict, batch: dict, steps: int, 
                 p = adapt(model, p, buffers, x_s, len_s, y_s, 1, lr, True, names, lrs)
         return torch.stack(accs)
 
-    data = [batch[k] for k in ("x_s", "len_s", "y_s", "x_q", "len_q", "y_q")]
-    if vectorize:
-        return vmap(task, chunk_size=chunk_size)(per_task, *data)
-    return torch.stack([task({k: v[i] for k, v in per_task.items()}, *(d[i] for d in data))
-                        for i in range(len(batch["y_s"]))])
+    return over_tasks(task, per_task, *(batch[k] for k in KEYS), vectorize=vectorize, chunk_size=chunk_size)

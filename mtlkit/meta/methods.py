@@ -19,7 +19,7 @@ from torch import nn
 from torch.func import grad, vmap
 
 from ..config import check_choice
-from .functional import accuracy_curve, adapt, meta_loss
+from .functional import accuracy_curve, adapt, meta_loss, over_tasks
 from .model import MetaNet, can_vmap, update_statistics
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
@@ -159,16 +159,20 @@ class Reptile(Method):
         lengths, y = torch.cat([batch["len_s"], batch["len_q"]], 1), torch.cat([batch["y_s"], batch["y_q"]], 1)
         task = lambda x, n, y: adapt(self.model, params, self.buffers(), x, n, y, self.inner_steps,  # noqa: E731
                                      self.inner_lr, first_order=True)
-        if self.vectorize is not False and can_vmap(self.model):
-            adapted = vmap(task, chunk_size=self.chunk_size)(x, lengths, y)
-            mean = {k: v.mean(0) for k, v in adapted.items()}
-        else:
-            runs = [task(x[i], lengths[i], y[i]) for i in range(len(y))]
-            mean = {k: torch.stack([r[k] for r in runs]).mean(0) for k in params}
+        vectorize = can_vmap(self.model) if self.vectorize is None else self.vectorize
+        adapted = over_tasks(task, x, lengths, y, vectorize=vectorize, chunk_size=self.chunk_size)
         for k, p in self.model.named_parameters():
-            p.grad = params[k] - mean[k]
+            p.grad = params[k] - adapted[k].mean(0)
         logits = self.model(batch["x_q"].flatten(0, 1), batch["len_q"].flatten())
         return F.cross_entropy(logits, batch["y_q"].flatten()).detach()
+
+
+def _embed_sets(model, batch) -> tuple:
+    """Embeddings of every support and query utterance: (tasks, N*K, width) and (tasks, Q, width)."""
+    t = len(batch["y_s"])
+    h_s = model.embed(batch["x_s"].flatten(0, 1), batch["len_s"].flatten()).unflatten(0, (t, -1))
+    h_q = model.embed(batch["x_q"].flatten(0, 1), batch["len_q"].flatten()).unflatten(0, (t, -1))
+    return h_s, h_q
 
 
 def _prototypes(h: torch.Tensor, y: torch.Tensor, n_way: int) -> torch.Tensor:
@@ -183,9 +187,8 @@ class ProtoNet(Method):
     name = "protonet"
 
     def logits(self, batch):
-        t = len(batch["y_s"])
-        h_s = self.model.embed(batch["x_s"].flatten(0, 1), batch["len_s"].flatten()).unflatten(0, (t, -1))
-        h_q = self.model.embed(batch["x_q"].flatten(0, 1), batch["len_q"].flatten()).unflatten(0, (t, -1))
+        """(tasks, Q, N): minus the squared distance of each query to each class prototype."""
+        h_s, h_q = _embed_sets(self.model, batch)
         return -torch.cdist(h_q, _prototypes(h_s, batch["y_s"], self.sampler.n_way)) ** 2
 
     def meta_step(self, batch):
@@ -220,13 +223,11 @@ class TaskEmbedding(Method):
 
     def task_embeddings(self, batch) -> torch.Tensor:
         """(tasks, width): the mean support embedding of each task, z."""
-        t = len(batch["y_s"])
-        return self.model.embed(batch["x_s"].flatten(0, 1), batch["len_s"].flatten()).unflatten(0, (t, -1)).mean(1)
+        return _embed_sets(self.model, batch)[0].mean(1)
 
     def _features(self, batch):
-        t = len(batch["y_s"])
-        h_s = self.model.embed(batch["x_s"].flatten(0, 1), batch["len_s"].flatten()).unflatten(0, (t, -1))
-        h_q = self.model.embed(batch["x_q"].flatten(0, 1), batch["len_q"].flatten()).unflatten(0, (t, -1))
+        """FiLM-ed support and query embeddings, (tasks, N*K, width) and (tasks, Q, width)."""
+        h_s, h_q = _embed_sets(self.model, batch)
         gamma, beta = self.film(h_s.mean(1)).unsqueeze(1).chunk(2, -1)
         return h_s * (1 + gamma) + beta, h_q * (1 + gamma) + beta
 
