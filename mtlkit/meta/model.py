@@ -93,11 +93,9 @@ class MetaNet(nn.Module):
             raise ValueError("the cnn_lstm encoder (the multi-task core's) uses LayerNorm; use norm='layer'")
         self.encoder_kind = encoder
         if encoder == "cnn":
-            block = (lambda a, b: ConvBlock(a, b, dropout=0.0)) if norm == "layer" else BatchNormConvBlock
+            block = (lambda a, b: ConvBlock(a, b, dropout=0.0, norm=LayerNorm)) if norm == "layer" \
+                else BatchNormConvBlock
             self.blocks = nn.ModuleList([block(n_features, width), block(width, width)])
-            for b in self.blocks:
-                if norm == "layer":
-                    b.norm = LayerNorm(width)
         else:
             self.lstm_encoder = Encoder(n_features, width, dropout=0.0)
         self.head = nn.Linear(width, n_way)

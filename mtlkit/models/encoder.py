@@ -14,12 +14,13 @@ class ConvBlock(nn.Module):
     """Conv1d over time (features as channels) + LayerNorm + ReLU: (batch, frames, n_in) -> (batch, frames, width).
 
     LayerNorm, not BatchNorm: no running statistics, so padding, small batches and MAML's inner loop are safe.
+    ``norm`` builds the normalisation layer from the width (the meta-learner passes its vmap-safe LayerNorm).
     """
 
-    def __init__(self, n_in: int, width: int, kernel: int = 5, dropout: float = 0.1):
+    def __init__(self, n_in: int, width: int, kernel: int = 5, dropout: float = 0.1, norm=nn.LayerNorm):
         super().__init__()
         self.conv = nn.Conv1d(n_in, width, kernel, padding=kernel // 2)
-        self.norm = nn.LayerNorm(width)
+        self.norm = norm(width)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
