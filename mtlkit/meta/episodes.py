@@ -78,21 +78,29 @@ class EpisodeSampler:
                 raise ValueError(f"no {split} tasks of family {family!r} in this corpus")
 
     def _group(self, corpus, held_out) -> None:
-        """Pool utterance indices by task (speaker, accent or condition) for 'train' and 'test'."""
+        """Pool utterance indices by task (speaker, accent or condition) for 'train' and 'test', and by label
+        within each task (the classes with at least k_shot + queries utterances), once."""
         if self.family in ("speaker_id", "speaker_adaptation"):
-            for i, u in enumerate(corpus):
-                split = "test" if u.split == "heldout" else "train"
-                self.groups[split].setdefault(u.speaker, []).append(i)
-            return
-        key = (lambda u: u.accent) if self.family == "accent" else _condition
-        counts = Counter(key(u) for u in corpus)
-        values = sorted(counts)
-        if held_out is None:                      # the most frequent: enough utterances to form test episodes
-            held_out = [max(values, key=lambda v: counts[v])]
-        for value in held_out:
-            check_choice(self.family, value, values)
+            key, split_of = (lambda u: u.speaker), (lambda u: "test" if u.split == "heldout" else "train")
+        else:
+            key = (lambda u: u.accent) if self.family == "accent" else _condition
+            counts = Counter(key(u) for u in corpus)
+            values = sorted(counts)
+            if held_out is None:                  # the most frequent: enough utterances to form test episodes
+                held_out = [max(values, key=lambda v: counts[v])]
+            for value in held_out:
+                check_choice(self.family, value, values)
+            split_of = lambda u: "test" if key(u) in held_out else "train"   # noqa: E731
         for i, u in enumerate(corpus):
-            self.groups["test" if key(u) in held_out else "train"].setdefault(key(u), []).append(i)
+            self.groups[split_of(u)].setdefault(key(u), []).append(i)
+        need = self.k_shot + self.queries
+        self.pools = {split: {} for split in self.groups}       # split -> task -> label -> indices (>= need)
+        for split, groups in self.groups.items():
+            for name in sorted(groups):
+                members = np.asarray(groups[name])
+                labels = self.labels[members]
+                self.pools[split][name] = {c: members[labels == c] for c in np.unique(labels)
+                                           if (labels == c).sum() >= need}
 
     def tasks(self, split: str) -> list:
         """The speakers / accents / conditions episodes of ``split`` are drawn from."""
@@ -113,11 +121,7 @@ class EpisodeSampler:
             pools = {c: np.asarray(groups[c]) for c in chosen}
             task = "+".join(chosen)
         else:
-            by_task = {}
-            for name in sorted(groups):
-                members = np.asarray(groups[name])
-                by_class = {c: members[self.labels[members] == c] for c in np.unique(self.labels[members])}
-                by_task[name] = {c: idx for c, idx in by_class.items() if len(idx) >= need}
+            by_task = self.pools[split]
             eligible = [name for name, ok in by_task.items() if len(ok) >= self.n_way]
             if not eligible:
                 best = max(by_task, key=lambda name: len(by_task[name]))

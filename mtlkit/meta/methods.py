@@ -92,7 +92,16 @@ class Method:
         """(tasks, steps + 1) query accuracy after 0..steps adaptation steps (eval mode)."""
         self.model.eval()
         return accuracy_curve(self.model, self.params(), self.buffers(), batch, steps, self.inner_lr,
-                              vectorize=self.vectorize, chunk_size=self.chunk_size)
+                              names=self.names(), lrs=self.lrs(), vectorize=self.vectorize,
+                              chunk_size=self.chunk_size)
+
+    def names(self):
+        """The parameters the inner loop adapts (None: all of them)."""
+        return None
+
+    def lrs(self):
+        """Inner learning rate per parameter (None: ``inner_lr`` for all)."""
+        return None
 
 
 class MAMLMethod(Method):
@@ -103,21 +112,12 @@ class MAMLMethod(Method):
     def names(self):
         return [k for k in self.params() if k.startswith("head.")] if self.head_only else None
 
-    def lrs(self):
-        return None
-
     def meta_step(self, batch):
         loss = meta_loss(self.model, self.params(), self.buffers(), batch, vectorize=self.vectorize,
                          chunk_size=self.chunk_size, steps=self.inner_steps, lr=self.inner_lr,
                          first_order=self.first_order, names=self.names(), lrs=self.lrs())
         loss.backward()
         return loss.detach()
-
-    def curve(self, batch, steps, episodes=None):
-        self.model.eval()
-        return accuracy_curve(self.model, self.params(), self.buffers(), batch, steps, self.inner_lr,
-                              names=self.names(), lrs=self.lrs(), vectorize=self.vectorize,
-                              chunk_size=self.chunk_size)
 
 
 class FOMAML(MAMLMethod):
