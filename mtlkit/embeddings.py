@@ -131,3 +131,22 @@ def linear_probe(x: np.ndarray, labels, folds: int = 2, seed: int = 0, l2: float
         with torch.no_grad():
             correct += int(((xs[test] @ w + b).argmax(1) == y[test]).sum())
     return correct / len(y)
+
+
+def linear_r2(x: np.ndarray, values, folds: int = 2, seed: int = 0, l2: float = 1.0) -> float:
+    """Cross-validated R^2 of a ridge regression reading a number (e.g. pitch in Hz) off embeddings (N, D).
+
+    1 means the number is a linear function of the embedding; 0, no better than predicting the mean.
+    """
+    x, v = np.asarray(x, np.float64), np.asarray(values, np.float64)
+    if len(v) != len(x) or len(x) < 2 * folds:
+        raise ValueError(f"need one value per embedding and at least {2 * folds} of them, got {len(v)} for {len(x)}")
+    order = np.random.default_rng(seed).permutation(len(v))
+    residual = np.empty_like(v)
+    for fold in range(folds):
+        test, train = order[fold::folds], np.setdiff1d(order, order[fold::folds])
+        mean, std = x[train].mean(0), x[train].std(0) + 1e-6
+        a = np.c_[(x[train] - mean) / std, np.ones(len(train))]
+        w = np.linalg.solve(a.T @ a + l2 * np.eye(a.shape[1]), a.T @ v[train])
+        residual[test] = v[test] - np.c_[(x[test] - mean) / std, np.ones(len(test))] @ w
+    return float(1 - (residual ** 2).sum() / ((v - v.mean()) ** 2).sum())

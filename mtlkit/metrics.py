@@ -74,3 +74,15 @@ def mean_ci(values) -> tuple[float, float]:
     df = len(x) - 1
     t = _T95.get(df) or _T95[max(k for k in _T95 if k <= df)] if df <= 30 else 1.96
     return float(x.mean()), float(t * x.std(ddof=1) / math.sqrt(len(x)))
+
+
+def chance(corpus, task: str, split: str = "test") -> float:
+    """The score of a guess that ignores the audio on ``split``: F1 of "always speech" for VAD; otherwise the
+    accuracy of always answering the training split's most frequent class, or of a uniform guess if higher."""
+    test = corpus.split(split)
+    if task == "vad":
+        speech = float(np.mean(np.concatenate([u.vad for u in test])))
+        return 2 * speech / (1 + speech)
+    train = corpus.split("train")
+    majority = max(train.classes(task), key=train.labels(task).count)
+    return max(float(np.mean([y == majority for y in test.labels(task)])), 1 / len(train.classes(task)))

@@ -13,21 +13,26 @@ def _figure(width=6.0, height=4.0, ncols=1):
     return fig, axes[0]
 
 
-def confusion_matrix(history, task: str, ax=None):
-    """Row-normalised confusion matrix of ``task`` on the evaluation split (rows: true, columns: predicted)."""
-    counts = np.asarray(history.confusion[task], float)
-    names = history.classes.get(task, ["non-speech", "speech"])
+def confusion(counts, names, title: str = "", ax=None):
+    """Row-normalised confusion matrix of (classes, classes) counts (rows: true, columns: predicted)."""
+    counts = np.asarray(counts, float)
     fig, ax = (ax.figure, ax) if ax is not None else (lambda f, a: (f, a[0]))(*_figure(4.5, 4))
     rates = counts / np.maximum(counts.sum(1, keepdims=True), 1)
     ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
     ax.set_yticks(range(len(names)), names, fontsize=7)
-    metric = MAIN_METRIC[task]
-    ax.set_title(f"{task}: {metric} {history.test[task][metric]:.2f}", fontsize=9)
+    ax.set_title(title, fontsize=9)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     fig.tight_layout()
     return fig
+
+
+def confusion_matrix(history, task: str, ax=None):
+    """Row-normalised confusion matrix of ``task`` on the evaluation split of a History."""
+    metric = MAIN_METRIC[task]
+    return confusion(history.confusion[task], history.classes.get(task, ["non-speech", "speech"]),
+                     f"{task}: {metric} {history.test[task][metric]:.2f}", ax)
 
 
 def curves(history):
@@ -141,18 +146,22 @@ def pareto(points: list, xlabel: str, ylabel: str):
 
 
 def embedding(coords: np.ndarray, labels, title: str = "", highlight: int | None = None, ax=None):
-    """2-D points coloured by label (legend up to 12 labels); ``highlight`` circles one point."""
+    """2-D points coloured by label (legend up to 12 labels, a colour bar for numbers); ``highlight`` circles one."""
     fig, ax = (ax.figure, ax) if ax is not None else (lambda f, a: (f, a[0]))(*_figure(5, 4.2))
     labels = np.asarray(labels)
-    names = sorted(set(labels.tolist()), key=str)
-    cmap = __import__("matplotlib").colormaps["tab20" if len(names) > 10 else "tab10"]
-    for k, name in enumerate(names):
-        keep = labels == name
-        ax.scatter(coords[keep, 0], coords[keep, 1], s=12, color=cmap(k % cmap.N), label=str(name))
+    if labels.dtype.kind == "f":                                    # a continuous factor, e.g. pitch in Hz
+        dots = ax.scatter(coords[:, 0], coords[:, 1], s=12, c=labels, cmap="viridis")
+        fig.colorbar(dots, ax=ax, fraction=0.05)
+    else:
+        names = sorted(set(labels.tolist()), key=str)
+        cmap = __import__("matplotlib").colormaps["tab20" if len(names) > 10 else "tab10"]
+        for k, name in enumerate(names):
+            keep = labels == name
+            ax.scatter(coords[keep, 0], coords[keep, 1], s=12, color=cmap(k % cmap.N), label=str(name))
+        if len(names) <= 12:
+            ax.legend(fontsize=7, markerscale=1.2, loc="best")
     if highlight is not None:
         ax.scatter(*coords[highlight], s=180, facecolors="none", edgecolors="k", linewidths=2)
-    if len(names) <= 12:
-        ax.legend(fontsize=7, markerscale=1.2, loc="best")
     ax.set_title(title, fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])

@@ -21,3 +21,11 @@ def hard_corpus():
     from mtlkit.data import build_corpus, corpus_config
 
     return build_corpus(corpus_config("hard", speakers=8, utterances_per_speaker=6, seed=1))
+
+
+@pytest.fixture(scope="session")
+def meta_corpus():
+    """A small corpus of the meta preset: 10 speakers x 20 utterances, 5 of them held out."""
+    from mtlkit.data import build_corpus, corpus_config
+
+    return build_corpus(corpus_config("meta", speakers=10, utterances_per_speaker=20, held_out_speakers=5, seed=2))

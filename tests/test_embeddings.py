@@ -73,3 +73,17 @@ def test_embeddings_have_one_row_per_utterance(clean_corpus, sharing):
     for layer in ("cnn", "lstm2", "head"):
         e = embed(history, test, layer=layer, task="emotion")
         assert e.shape[0] == len(test) and np.isfinite(e).all()
+
+
+def test_linear_r2_is_one_for_a_linear_function_and_near_zero_for_noise():
+    from mtlkit.embeddings import linear_r2
+
+    x = np.random.default_rng(0).normal(size=(200, 5))
+    assert linear_r2(x, 3 * x[:, 0] - 2 * x[:, 3] + 100, l2=1e-6) > 0.999
+    noise = np.random.default_rng(1).normal(size=200)
+    assert linear_r2(x, noise) < 0.05
+    big = np.random.default_rng(2).normal(size=(4000, 5))
+    half = big[:, 0] + np.random.default_rng(3).normal(size=4000)     # var 1 signal + var 1 noise: R^2 = 0.5
+    assert 0.46 < linear_r2(big, half) < 0.54
+    with pytest.raises(ValueError, match="one value per embedding"):
+        linear_r2(x, noise[:10])

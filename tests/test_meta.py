@@ -9,13 +9,6 @@ from mtlkit.meta.experiment import evaluate, meta_compare
 
 
 @pytest.fixture(scope="module")
-def meta_corpus():
-    from mtlkit.data import build_corpus, corpus_config
-
-    return build_corpus(corpus_config("meta", speakers=10, utterances_per_speaker=20, held_out_speakers=5, seed=2))
-
-
-@pytest.fixture(scope="module")
 def sampler(meta_corpus):
     return EpisodeSampler(meta_corpus, "speaker_adaptation", n_way=3, k_shot=2, queries=1)
 
@@ -216,3 +209,44 @@ def test_reptile_moves_theta_towards_the_adapted_weights_the_same_with_vmap_and_
         grads.append([p.grad.clone() for p in method.model.parameters()])
     assert max((a - b).abs().max().item() for a, b in zip(*grads)) < 1e-5
     assert any(g.abs().sum() > 0 for g in grads[0])
+
+
+@pytest.mark.parametrize("name", ["maml", "anil", "metasgd", "protonet", "task_embedding", "finetune", "scratch"])
+def test_predict_agrees_with_the_accuracy_curve(sampler, name):
+    method = make_method(name, sampler, width=8, seed=0)
+    method.meta_train(3 if method.meta_trained else 0, meta_batch=2)
+    episodes = [sampler.sample("test", np.random.default_rng(s)) for s in range(4)]
+    batch = sampler.tensors(episodes)
+    curve = method.curve(batch, 3, episodes)
+    for steps in (0, 3):
+        guess = method.predict(batch, steps, episodes)
+        assert guess.shape == batch["y_q"].shape
+        assert torch.allclose((guess == batch["y_q"]).float().mean(1), curve[:, steps])
+
+
+def test_a_named_episode_uses_every_other_utterance_as_query(meta_corpus, sampler):
+    speaker = sampler.tasks("test")[0]
+    e = sampler.episode(speaker, 2, np.random.default_rng(0))
+    mine = [i for i, u in enumerate(meta_corpus) if u.speaker == speaker and u.emotion in e.classes]
+    assert sorted(np.r_[e.support, e.query].tolist()) == mine and not set(e.support) & set(e.query)
+    assert len(e.support) == 2 * 3 and all(meta_corpus[i].emotion == e.classes[y]
+                                           for i, y in zip(e.query, e.query_y))
+    with pytest.raises(ValueError, match="unknown test speaker adaptation task 'nobody'.*spk"):
+        sampler.episode("nobody", 2, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="k_shot=99"):
+        sampler.episode(speaker, 99, np.random.default_rng(0))
+
+
+def test_task_embedding_stages_start_from_the_nearest_class_mean(sampler):
+    method = make_method("task_embedding", sampler, width=8, seed=0)
+    method.meta_train(5, meta_batch=2)
+    batch = sampler.tensors([sampler.sample("test", np.random.default_rng(s)) for s in range(3)])
+    st = method.stages(batch, steps=2)
+    f_s, f_q = method._features(batch)
+    for t in range(3):
+        mu = torch.stack([f_s[t][batch["y_s"][t] == c].mean(0) for c in range(3)])
+        assert torch.allclose(st["w0"][t], mu, atol=1e-6)
+        assert torch.allclose(st["b0"][t], -(mu ** 2).sum(-1) / 2, atol=1e-5)
+        assert torch.equal(st["before"][t], torch.cdist(f_q[t], mu).argmin(-1))
+    assert torch.equal(st["after"], method.predict(batch, 2))
+    assert st["z"].shape == (3, 8) and st["gamma"].shape == (3, 8)

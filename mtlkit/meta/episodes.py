@@ -141,6 +141,27 @@ class EpisodeSampler:
         return Episode(np.concatenate(support), np.repeat(labels, self.k_shot), np.concatenate(query),
                        np.repeat(labels, self.queries), chosen, task)
 
+    def episode(self, task: str, k_shot: int, rng: np.random.Generator) -> Episode:
+        """One test episode of a named speaker / accent / condition: ``k_shot`` support utterances per class and
+        every other utterance of those classes as the query (the first ``n_way`` classes with enough of them)."""
+        if self.family == "speaker_id":
+            raise ValueError("speaker_id episodes mix several speakers; name a task of another family")
+        check_choice(f"test {self.family.replace('_', ' ')} task", task, self.tasks("test"))
+        members = np.asarray(self.groups["test"][task])
+        labels = self.labels[members]
+        classes = [c for c in np.unique(labels) if (labels == c).sum() > k_shot][:self.n_way]
+        if k_shot < 1 or len(classes) < self.n_way:
+            raise ValueError(f"{task!r} has {len(classes)} {self.label} classes with more than k_shot={k_shot} "
+                             f"utterances; the model needs n_way={self.n_way}: lower k_shot (>= 1)")
+        support, query, query_y = [], [], []
+        for y, c in enumerate(classes):
+            picked = rng.permutation(members[labels == c])
+            support.append(picked[:k_shot])
+            query.append(picked[k_shot:])
+            query_y.append(np.full(len(picked) - k_shot, y))
+        return Episode(np.concatenate(support), np.repeat(np.arange(self.n_way), k_shot), np.concatenate(query),
+                       np.concatenate(query_y), [str(c) for c in classes], task)
+
     def tensors(self, episodes: list) -> dict:
         """Stack episodes for a meta-batch: x_s (tasks, N*K, frames, n), len_s, y_s, x_q, len_q, y_q."""
         def pick(key):

@@ -70,6 +70,30 @@ def meta_compare(corpus, family: str = "speaker_adaptation", methods=DEFAULT_MET
     return records
 
 
+def task_space(method, per_split: int = 60, seed: int = 0) -> tuple:
+    """Task embeddings z of ``per_split`` training and test episodes: (2 * per_split, width) array, episodes.
+
+    ``method`` is a meta-trained ``task_embedding`` method. Introduced in notebooks/07_task_embeddings.ipynb.
+    """
+    rng = np.random.default_rng(seed)
+    episodes = [method.sampler.sample(split, rng) for split in ["train"] * per_split + ["test"] * per_split]
+    method.model.eval()
+    with torch.no_grad():
+        z = method.task_embeddings(method.sampler.tensors(episodes))
+    return z.numpy(), episodes
+
+
+def task_attribute(corpus, family: str, episode) -> float | str:
+    """What an episode's task is: its speaker's mean pitch in Hz (speaker families; the speaker's id when the
+    corpus does not know the pitch), its accent or its noise condition."""
+    speakers = episode.classes if family == "speaker_id" else [episode.task]
+    if family in ("speaker_id", "speaker_adaptation") and all("pitch_low" in corpus.speakers.get(s, {})
+                                                               for s in speakers):
+        return float(np.mean([(corpus.speakers[s]["pitch_low"] + corpus.speakers[s]["pitch_high"]) / 2
+                              for s in speakers]))
+    return episode.task
+
+
 def save(records: list, out) -> Path:
     """Write results.json and results.png into folder ``out`` (each file atomically)."""
     out = Path(out)

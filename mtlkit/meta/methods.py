@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import grad, vmap
+from torch.func import functional_call, grad, vmap
 
 from ..config import check_choice
 from .functional import accuracy_curve, adapt, meta_loss, over_tasks
@@ -94,6 +94,23 @@ class Method:
         return accuracy_curve(self.model, self.params(), self.buffers(), batch, steps, self.inner_lr,
                               names=self.names(), lrs=self.lrs(), vectorize=self.vectorize,
                               chunk_size=self.chunk_size)
+
+    def predict(self, batch: dict, steps: int, episodes: list | None = None) -> torch.Tensor:
+        """(tasks, Q) predicted query labels after ``steps`` adaptation steps on each support set (eval mode)."""
+        self.model.eval()
+        out = []
+        for t in range(len(batch["y_s"])):
+            p = {k: v.detach() for k, v in self.start(episodes[t].classes if episodes else None).items()}
+            x_s, len_s, y_s = batch["x_s"][t], batch["len_s"][t], batch["y_s"][t]
+            lrs = None if self.lrs() is None else {k: v.detach() for k, v in self.lrs().items()}
+            p = adapt(self.model, p, self.buffers(), x_s, len_s, y_s, steps, self.inner_lr, True, self.names(), lrs)
+            with torch.no_grad():
+                out.append(functional_call(self.model, (p, self.buffers()), (batch["x_q"][t], batch["len_q"][t])))
+        return torch.stack(out).argmax(-1)
+
+    def start(self, classes: list | None = None) -> dict:
+        """The parameters a test episode starts adapting from (the meta-learnt theta)."""
+        return self.params()
 
     def names(self):
         """The parameters the inner loop adapts (None: all of them)."""
@@ -197,9 +214,12 @@ class ProtoNet(Method):
         return loss.detach()
 
     @torch.no_grad()
-    def curve(self, batch, steps, episodes=None):
+    def predict(self, batch, steps, episodes=None):
         self.model.eval()
-        acc = (self.logits(batch).argmax(-1) == batch["y_q"]).float().mean(1)
+        return self.logits(batch).argmax(-1)
+
+    def curve(self, batch, steps, episodes=None):
+        acc = (self.predict(batch, steps) == batch["y_q"]).float().mean(1)
         return acc.unsqueeze(1).expand(-1, steps + 1)
 
 
@@ -231,6 +251,23 @@ class TaskEmbedding(Method):
         gamma, beta = self.film(h_s.mean(1)).unsqueeze(1).chunk(2, -1)
         return h_s * (1 + gamma) + beta, h_q * (1 + gamma) + beta
 
+    @torch.no_grad()
+    def stages(self, batch, steps: int = 5) -> dict:
+        """Every stage of the pipeline for a batch of episodes, for inspection (eval mode).
+
+        z (tasks, width), gamma and beta (tasks, width), the initial head w0 (tasks, N, width) and b0 (tasks, N),
+        the adapted head w and b after ``steps`` steps, and the query predictions (tasks, Q) of both heads.
+        """
+        self.model.eval()
+        z = self.task_embeddings(batch)
+        gamma, beta = self.film(z).chunk(2, -1)
+        f_s, f_q = self._features(batch)
+        with torch.enable_grad():
+            heads = self._adapted_heads(f_s, batch["y_s"], steps, first_order=True)
+        guess = [(torch.einsum("tqw,tnw->tqn", f_q, h["w"]) + h["b"].unsqueeze(1)).argmax(-1) for h in heads]
+        return dict(z=z, gamma=gamma, beta=beta, w0=heads[0]["w"], b0=heads[0]["b"], w=heads[-1]["w"].detach(),
+                    b=heads[-1]["b"].detach(), before=guess[0], after=guess[-1].detach())
+
     def _adapted_heads(self, f_s, y_s, steps, first_order=False):
         """Per task: initial head from the class means, then ``steps`` gradient steps on the support set."""
         n = self.sampler.n_way
@@ -257,14 +294,19 @@ class TaskEmbedding(Method):
         loss.backward()
         return loss.detach()
 
-    def curve(self, batch, steps, episodes=None):
+    def _predictions(self, batch, steps) -> list:
+        """Query predictions (tasks, Q) after 0, 1, ..., ``steps`` steps of the head."""
         self.model.eval()
         with torch.no_grad():
             f_s, f_q = self._features(batch)
         heads = self._adapted_heads(f_s, batch["y_s"], steps, first_order=True)
-        accs = [((torch.einsum("tqw,tnw->tqn", f_q, h["w"]) + h["b"].unsqueeze(1)).argmax(-1) == batch["y_q"])
-                .float().mean(1) for h in heads]
-        return torch.stack(accs, 1).detach()
+        return [(torch.einsum("tqw,tnw->tqn", f_q, h["w"]) + h["b"].unsqueeze(1)).argmax(-1).detach() for h in heads]
+
+    def predict(self, batch, steps, episodes=None):
+        return self._predictions(batch, steps)[-1]
+
+    def curve(self, batch, steps, episodes=None):
+        return torch.stack([(p == batch["y_q"]).float().mean(1) for p in self._predictions(batch, steps)], 1)
 
 
 class Scratch(Method):
@@ -318,8 +360,10 @@ class FineTune(Method):
         loss.backward()
         return loss.detach()
 
-    def start(self, classes: list) -> dict:
+    def start(self, classes: list | None = None) -> dict:
         """Parameters for a test episode with these class names: pretrained encoder, head from known rows."""
+        if classes is None:
+            raise ValueError("finetune needs the episodes (their class names pick the pretrained head rows)")
         params = {k: v.detach() for k, v in self.params().items()}
         w = torch.zeros_like(params["head.weight"])
         b = torch.zeros_like(params["head.bias"])
