@@ -133,3 +133,96 @@ def test_panels_reject_bad_settings_with_the_valid_choices(clean_corpus):
     panel.controls["epochs"].value = 1
     panel.run_button.click()
     assert "unknown task 'nonsense'" in str(panel.last_error) and "valid tasks" in html(panel)
+
+
+def test_adaptation_panel_shows_before_and_after_on_the_chosen_speaker(meta_corpus):
+    from mtlkit.meta import EpisodeSampler, make_method
+    from mtlkit.widgets import AdaptationPanel
+
+    sampler = EpisodeSampler(meta_corpus, "speaker_adaptation", n_way=3, k_shot=2, queries=1)
+    methods = {name: make_method(name, sampler, width=8) for name in ("scratch", "protonet")}
+    panel = AdaptationPanel(methods, sampler)
+    c = panel.controls
+    c["task"].value, c["k_shot"].value, c["steps"].value = sampler.tasks("test")[1], 3, 4
+    panel.run_button.click()
+    assert panel.last_error is None
+    r, _ = panel.result
+    assert r["episode"].task == sampler.tasks("test")[1] and len(r["episode"].support) == 3 * 3
+    assert len(r["before"]) == len(r["after"]) == len(r["episode"].query)
+    assert mimes(panel).count("image/png") == 1 and "<audio" in html(panel)
+    panel.views["listen"].value = 5                           # a view: redraw, no new computation
+    assert len(panel.cache) == 1 and "Support example 5" in html(panel)
+    c["k_shot"].value = 10                                     # more shots than the speaker has
+    panel.run_button.click()
+    assert "k_shot=10" in str(panel.last_error) and "lower k_shot" in html(panel)
+
+
+def test_task_embedding_panel_trains_both_methods_and_maps_the_task_space(meta_corpus):
+    from mtlkit.widgets import TaskEmbeddingPanel
+
+    panel = TaskEmbeddingPanel(meta_corpus, meta_steps=10)
+    c = panel.controls
+    c["k_shot"].value, c["compare"].value = 2, "protonet"
+    panel.run_button.click()
+    assert panel.last_error is None
+    r, _ = panel.result
+    assert set(r["runs"]) == {"task_embedding", "protonet"} and r["coords"].shape == (80, 2)
+    assert all(isinstance(p, float) for p in r["what"])       # pitch in Hz for a speaker family
+    assert mimes(panel).count("image/png") == 1 and "R² of pitch" in html(panel)
+    c["family"].value, c["compare"].value = "speaker_id", "scratch"
+    panel.run_button.click()
+    assert panel.last_error is None and len(panel.cache) == 2
+    assert set(panel.result[0]["runs"]) == {"task_embedding", "scratch"}
+
+
+def test_playground_mixes_multi_task_and_meta_runs_and_exports_them(clean_corpus, meta_corpus, tmp_path):
+    import json
+
+    from mtlkit.widgets import PlaygroundPanel
+
+    spy = Spy()
+    panel = PlaygroundPanel(clean_corpus, meta_corpus, trainer=spy, meta_steps=5)
+    c = panel.controls
+    assert c["method"].disabled and not c["sharing"].disabled
+    for task, box in panel.task_boxes.items():
+        box.value = task in ("vad", "speaker")
+    c["sharing"].value, c["weighting"].value = "gated", "dwa"
+    panel.run_button.click()
+    assert panel.last_error is None
+    assert spy.calls[-1]["tasks"] == ["vad", "speaker"] and spy.calls[-1]["sharing"] == "gated"
+    assert spy.calls[-1]["weighting"] == "dwa"
+    c["kind"].value = "meta-learning"
+    assert c["sharing"].disabled and panel.task_boxes["vad"].disabled and not c["method"].disabled
+    c["method"].value, c["k_shot"].value = "protonet", 2
+    panel.run_button.click()
+    assert panel.last_error is None and len(spy.calls) == 1
+    records = panel.records()
+    assert [r["kind"] for r in records] == ["multi-task", "meta-learning"]
+    assert records[0]["chance"]["vad"] > 0.5 and records[1]["chance"] == {"speaker_adaptation accuracy": 0.2}
+    assert "gated + dwa" in html(panel) and "protonet, 2-shot" in html(panel)
+    c["kind"].value = "multi-task"
+    panel.run_button.click()                                  # same multi-task setting: from the cache
+    assert len(spy.calls) == 1 and len(panel.records()) == 2 and "cache" in panel.status.value
+    panel.path.value = str(tmp_path / "runs" / "session.json")
+    panel.export_button.click()
+    assert json.loads((tmp_path / "runs" / "session.json").read_text()) == json.loads(json.dumps(records))
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["session.json"]     # no temporary left
+    panel.path.value = str(tmp_path)
+    panel.export_button.click()
+    assert isinstance(panel.last_error, IsADirectoryError) and "is a folder" in panel.status.value
+    for box in panel.task_boxes.values():
+        box.value = False
+    panel.run_button.click()
+    assert "tick at least one task" in str(panel.last_error) and "vad, speaker" in str(panel.last_error)
+
+
+def test_chance_is_the_majority_class_or_always_speech(clean_corpus):
+    from mtlkit.metrics import chance
+
+    test, train = clean_corpus.split("test"), clean_corpus.split("train")
+    labels = train.labels("emotion")
+    majority = max(set(labels), key=labels.count)
+    share = test.labels("emotion").count(majority) / len(test)
+    assert chance(clean_corpus, "emotion") == max(share, 1 / 5)
+    p = np.concatenate([u.vad for u in test]).mean()
+    assert abs(chance(clean_corpus, "vad") - 2 * p / (1 + p)) < 1e-12     # F1 with precision p, recall 1

@@ -1,0 +1,61 @@
+"""Notebook 06's panel: adapt a meta-learnt model to one held-out speaker and compare before and after."""
+from __future__ import annotations
+
+import ipywidgets as W
+import numpy as np
+
+from .. import plots
+from ..config import SAMPLE_RATE
+from .panel import Panel
+
+
+class AdaptationPanel(Panel):
+    """Pick a method, a held-out speaker (or accent / condition), K shots and adaptation steps; Run adapts.
+
+    ``methods`` maps a name to a meta-trained :class:`mtlkit.meta.Method`; ``sampler`` is their
+    EpisodeSampler. Shows query accuracy and confusion matrices before and after adaptation, and the support
+    examples to listen to. Introduced in notebooks/06_maml_fast_adaptation.ipynb.
+    """
+
+    title = "Fast adaptation to a new speaker"
+
+    def __init__(self, methods: dict, sampler, steps: int = 5):
+        self.methods, self.sampler = dict(methods), sampler
+        tasks = sampler.tasks("test")
+        controls = dict(method=W.Dropdown(options=list(self.methods), description="method"),
+                        task=W.Dropdown(options=tasks, value=tasks[0], description=sampler.family.split("_")[0]),
+                        k_shot=W.IntSlider(value=sampler.k_shot, min=1, max=10, description="shots K"),
+                        steps=W.IntSlider(value=steps, min=0, max=25, description="steps"),
+                        draw=W.IntSlider(value=0, min=0, max=9, description="draw"))
+        super().__init__(controls, dict(listen=W.IntSlider(value=0, min=0, max=0, description="listen to")))
+
+    def compute(self, s: dict, progress):
+        method = self.methods[s["method"]]
+        episode = self.sampler.episode(s["task"], s["k_shot"], np.random.default_rng(s["draw"]))
+        batch = self.sampler.tensors([episode])
+        progress(0, 2)
+        before = method.predict(batch, 0, [episode])[0].numpy()
+        progress(1, 2)
+        after = method.predict(batch, s["steps"], [episode])[0].numpy()
+        progress(2, 2)
+        self.views["listen"].max = len(episode.support) - 1
+        return dict(episode=episode, before=before, after=after)
+
+    def show(self, r: dict, s: dict) -> list:
+        from IPython.display import Audio
+
+        import matplotlib.pyplot as plt
+
+        e, n = r["episode"], len(r["episode"].classes)
+        fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+        for ax, name, guess in ((axes[0], "before", r["before"]), (axes[1], f"after {s['steps']} steps",
+                                                                   r["after"])):
+            counts = np.zeros((n, n), int)
+            np.add.at(counts, (e.query_y, guess), 1)
+            plots.confusion(counts, e.classes, f"{name}: accuracy {np.mean(guess == e.query_y):.2f}", ax)
+        k = min(self.view()["listen"], len(e.support) - 1)
+        u = self.sampler.corpus[int(e.support[k])]
+        about = (f"<p>{s['method']} on {e.task}: {len(e.support)} support and {len(e.query)} query utterances, "
+                 f"chance {1 / n:.2f}. Support example {k}: <b>{e.classes[e.support_y[k]]}</b>, "
+                 f"'{' '.join(u.words)}'</p>")
+        return [fig, about, Audio(np.asarray(u.wave), rate=SAMPLE_RATE)]
