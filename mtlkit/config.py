@@ -33,3 +33,13 @@ def check_choice(kind: str, value, choices) -> None:
     """Raise ValueError naming ``value`` and the valid ``choices`` when ``value`` is not one of them."""
     if value not in choices:
         raise ValueError(f"unknown {kind} {value!r}; valid {kind}s: {', '.join(map(str, choices))}")
+
+
+def device_report() -> str:
+    """One line on the hardware the kit will use (printed by every notebook's Colab install cell)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return (f"GPU: {torch.cuda.get_device_name(0)}. mtlkit.train.fit trains on it; the meta-learning notebooks "
+                f"run on the CPU (small models, where the GPU gains little).")
+    return f"no GPU: everything runs on the CPU ({torch.get_num_threads()} threads)."

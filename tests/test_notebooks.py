@@ -36,3 +36,45 @@ def test_lesson_notebooks_have_formulas_and_a_widget_panel(path):
     code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
     assert "$$" in text, "no formula"
     assert "Panel(" in code, "no widget panel"
+
+
+def test_headers_and_readme_table_follow_the_repository_url_in_pyproject():
+    from mtlkit import headers
+
+    assert headers.drift() == [], "run: python -m mtlkit.headers"
+    url = headers.repository_url()
+    for path in NOTEBOOKS:
+        cells = json.loads(path.read_text())["cells"]
+        assert headers.colab_url(path.name, url) in "".join(cells[0]["source"])
+        assert f"git+{url}" in "".join(cells[1]["source"]) and "device_report()" in "".join(cells[1]["source"])
+
+
+def test_header_drift_is_found_and_fixed_when_the_url_changes(tmp_path):
+    import shutil
+
+    from mtlkit import headers
+
+    root = Path(__file__).resolve().parents[1]
+    shutil.copytree(root / "notebooks", tmp_path / "notebooks", ignore=shutil.ignore_patterns(".*"))
+    shutil.copy(root / "README.md", tmp_path)
+    text = (root / "pyproject.toml").read_text()
+    (tmp_path / "pyproject.toml").write_text(text.replace(headers.repository_url(), "https://github.com/someone/fork"))
+    found = headers.drift(tmp_path)
+    assert len(found) == len(NOTEBOOKS) + 1 and found[-1] == "README.md: notebook table"
+    headers.drift(tmp_path, write=True)
+    assert headers.drift(tmp_path) == []
+    assert "colab.research.google.com/github/someone/fork/blob/main/notebooks/00_" in (tmp_path / "README.md").read_text()
+    first = json.loads(sorted((tmp_path / "notebooks").glob("*.ipynb"))[3].read_text())["cells"][1]
+    assert 'git+https://github.com/someone/fork"' in "".join(first["source"])
+    (tmp_path / "pyproject.toml").write_text(text.replace(headers.repository_url(), "https://gitlab.com/x/y"))
+    with pytest.raises(ValueError, match="gitlab.com/x/y.*need https://github.com/OWNER/NAME"):
+        headers.drift(tmp_path)
+
+
+def test_device_report_names_the_hardware():
+    import torch
+
+    from mtlkit.config import device_report
+
+    expected = f"GPU: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "no GPU: everything runs"
+    assert device_report().startswith(expected)
