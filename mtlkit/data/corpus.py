@@ -154,7 +154,8 @@ class Corpus:
                 lines.append(f"{column}: " + ", ".join(f"{k}={counts[k]}" for k in _ordered(column, counts) if k))
         if "vad" in self.tasks():
             speech = np.mean(np.concatenate([u.vad for u in self.utterances]))
-            lines.append(f"vad: {100 * speech:.1f}% of 10 ms frames are speech")
+            derived = " (derived from energy, not annotated)" if self.info.get("vad") == "energy" else ""
+            lines.append(f"vad: {100 * speech:.1f}% of 10 ms frames are speech{derived}")
         return "\n".join(lines)
 
     def save(self, folder) -> Path:
@@ -235,15 +236,23 @@ def _read_wave(path: Path) -> np.ndarray:
     return wave
 
 
-def load_corpus(folder) -> Corpus:
-    """Read a folder corpus: metadata.csv (path, speaker, ...), the wav files it lists, optional vad.npz."""
+def load_corpus(folder, **options) -> Corpus:
+    """Read a corpus folder: the kit's format (metadata.csv, wavs, optional vad.npz) or a real corpus's layout.
+
+    Without metadata.csv the layout of a real corpus (RAVDESS, CREMA-D, Speech Commands, LibriSpeech, FSDD,
+    AudioMNIST, VoxCeleb1) is detected, also one or two folders down; ``options`` (e.g. max_per_speaker=20)
+    go to its loader, see :mod:`mtlkit.data.real`.
+    """
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise FileNotFoundError(f"corpus folder {folder} does not exist")
     meta = folder / "metadata.csv"
     if not meta.is_file():
-        raise FileNotFoundError(f"{meta} not found: a corpus folder needs metadata.csv with columns "
-                                f"{', '.join(REQUIRED_COLUMNS)} (optional: {', '.join(_COLUMNS[2:])})")
+        from .real import load_real            # real corpora build on this module: imported when needed
+
+        return load_real(folder, **options)
+    if options:
+        raise ValueError(f"options {', '.join(options)} apply to real corpora only; {folder} is an mtlkit folder")
     with open(meta, newline="") as f:
         reader = csv.DictReader(f)
         columns = reader.fieldnames or []
