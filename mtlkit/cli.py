@@ -1,4 +1,4 @@
-"""The ``mtlkit`` command line: ``mtlkit corpus make``, ``mtlkit corpus info`` and ``mtlkit compare``."""
+"""The ``mtlkit`` command line: ``mtlkit corpus make | info | download``, ``mtlkit compare`` and ``mtlkit meta``."""
 from __future__ import annotations
 
 import argparse
@@ -28,6 +28,14 @@ def _corpus_make(args) -> int:
 
 def _corpus_info(args) -> int:
     print(load_corpus(args.folder).describe())
+    return 0
+
+
+def _corpus_download(args) -> int:
+    from .data.real import download
+
+    folder = download(args.name, args.out, progress=not args.quiet)
+    print(f"{args.name} is in {folder}; read it with: mtlkit corpus info {folder}")
     return 0
 
 
@@ -95,6 +103,13 @@ def parser() -> argparse.ArgumentParser:
     info = corpus.add_parser("info", help="counts per label, duration and detected layout of a corpus folder")
     info.add_argument("folder")
     info.set_defaults(run=_corpus_info)
+    from .data.real import NOT_DOWNLOADABLE, SOURCES
+
+    fetch = corpus.add_parser("download", help="download and extract a real corpus (checksummed, resumable)")
+    fetch.add_argument("name", choices=sorted(SOURCES) + sorted(NOT_DOWNLOADABLE))
+    fetch.add_argument("--out", required=True, help="folder to download into (the corpus lands in a new subfolder)")
+    fetch.add_argument("--quiet", action="store_true", help="no progress bar")
+    fetch.set_defaults(run=_corpus_download)
 
     from .compare import DEFAULT_SHARINGS, DEFAULT_WEIGHTINGS
 
@@ -150,7 +165,7 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError, FileExistsError, FloatingPointError) as err:
+    except (ValueError, FileNotFoundError, FileExistsError, FloatingPointError, ConnectionError) as err:
         print(f"mtlkit: error: {err}", file=sys.stderr)
         return 2
 

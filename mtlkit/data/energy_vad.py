@@ -27,12 +27,12 @@ def _runs(mask: np.ndarray, value: bool):
 
 
 def energy_vad(wave: np.ndarray, hop: int = HOP, position: float = 0.3, min_contrast_db: float = 10.0,
-               gap_frames: int = 15, blip_frames: int = 3, hangover: int = 2) -> np.ndarray:
+               silence_db: float = -60.0, gap_frames: int = 15, blip_frames: int = 3, hangover: int = 2) -> np.ndarray:
     """Speech (1) / non-speech (0) per 10 ms frame, shape (ceil(n/hop),) uint8, from the waveform (n,) alone.
 
     threshold = floor + position * (speech - floor), with floor and speech the 10th and 95th percentiles of
-    the frame log-energies; when they differ by less than ``min_contrast_db`` the utterance is treated as all
-    speech. Non-speech gaps shorter than ``gap_frames`` are filled, speech runs shorter than ``blip_frames``
+    the frame log-energies; when they differ by less than ``min_contrast_db`` the utterance is all speech, or
+    all silence when even its loud frames stay below ``silence_db``. Non-speech gaps shorter than ``gap_frames`` are filled, speech runs shorter than ``blip_frames``
     dropped, and each speech run is extended by ``hangover`` frames on both sides.
     Introduced in notebooks/09_bring_your_own_data.ipynb.
     """
@@ -40,6 +40,8 @@ def energy_vad(wave: np.ndarray, hop: int = HOP, position: float = 0.3, min_cont
     if len(energy) == 0:
         return np.zeros(0, np.uint8)
     floor, speech = np.percentile(energy, 10), np.percentile(energy, 95)
+    if speech < silence_db:
+        return np.zeros(len(energy), np.uint8)
     if speech - floor < min_contrast_db:
         return np.ones(len(energy), np.uint8)
     active = energy > floor + position * (speech - floor)

@@ -13,7 +13,7 @@ from ...config import check_choice
 from . import audiomnist, crema_d, fsdd, librispeech, ravdess, speech_commands, voxceleb1
 from .audiomnist import load_audiomnist
 from .crema_d import load_crema_d
-from .download import SOURCES, download
+from .download import NOT_DOWNLOADABLE, SOURCES, download
 from .fsdd import load_fsdd
 from .librispeech import load_librispeech
 from .ravdess import load_ravdess
@@ -82,6 +82,6 @@ def fake_tree(layout: str, root, corpus) -> dict:
     return LAYOUTS[layout].fake(root, corpus)
 
 
-__all__ = ["LAYOUTS", "LOADERS", "SOURCES", "detect_layout", "download", "fake_tree", "known_layouts",
+__all__ = ["LAYOUTS", "LOADERS", "NOT_DOWNLOADABLE", "SOURCES", "detect_layout", "download", "fake_tree", "known_layouts",
            "load_audiomnist", "load_crema_d", "load_fsdd", "load_librispeech", "load_ravdess", "load_real",
            "load_speech_commands", "load_voxceleb1"]
