@@ -13,7 +13,7 @@ from ...config import check_choice
 from . import audiomnist, crema_d, fsdd, librispeech, ravdess, speech_commands, voxceleb1
 from .audiomnist import load_audiomnist
 from .crema_d import load_crema_d
-from .download import NOT_DOWNLOADABLE, SOURCES, download
+from .downloads import NOT_DOWNLOADABLE, SOURCES, download
 from .fsdd import load_fsdd
 from .librispeech import load_librispeech
 from .ravdess import load_ravdess

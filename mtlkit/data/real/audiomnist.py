@@ -55,7 +55,7 @@ def load_audiomnist(root, speakers=None, max_per_speaker=None, max_utterances=No
     """
     root = Path(root).expanduser()
     if download and not (root.is_dir() and detect(root)):
-        from .download import download as fetch
+        from .downloads import download as fetch
 
         root = fetch(NAME, root)
     root = common.check_root(root)

@@ -41,7 +41,7 @@ def load_fsdd(root, speakers=None, max_per_speaker=None, max_utterances=None, se
     """
     root = Path(root).expanduser()
     if download and not (root.is_dir() and detect(root)):
-        from .download import download as fetch
+        from .downloads import download as fetch
 
         root = fetch(NAME, root)
     root = common.check_root(root)

@@ -59,7 +59,7 @@ def load_librispeech(root, speakers=None, max_per_speaker=None, max_utterances=N
     """
     root = Path(root).expanduser()
     if download and not (root.is_dir() and detect(root)):
-        from .download import download as fetch
+        from .downloads import download as fetch
 
         root = fetch(f"librispeech-{subset}", root) / subset
     root = common.check_root(root)

@@ -46,7 +46,7 @@ def load_ravdess(root, emotions=None, speakers=None, max_per_speaker=None, max_u
     """
     root = Path(root).expanduser()
     if download and not (root.is_dir() and detect(root)):
-        from .download import download as fetch
+        from .downloads import download as fetch
 
         root = fetch(NAME, root)
     root = common.check_root(root)

@@ -54,7 +54,7 @@ def load_speech_commands(root, words=None, speakers=None, max_per_speaker=None, 
     check_choice("splits", splits, ("official", "speakers"))
     root = Path(root).expanduser()
     if download and not (root.is_dir() and detect(root)):
-        from .download import download as fetch
+        from .downloads import download as fetch
 
         root = fetch(NAME, root)
     root = common.check_root(root)
