@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -228,12 +229,24 @@ def _read_wave(path: Path) -> np.ndarray:
     except Exception as err:
         raise ValueError(f"cannot read audio file {path}: {err}") from None
     wave = wave.mean(axis=1)
-    if rate != SAMPLE_RATE:
-        import torch
-        import torchaudio.functional as AF
+    return resample(wave, rate, SAMPLE_RATE)
 
-        wave = AF.resample(torch.from_numpy(wave), rate, SAMPLE_RATE).numpy()
-    return wave
+
+@lru_cache(maxsize=8)
+def _resampler(rate: int, to: int):
+    import torchaudio.transforms as T
+
+    return T.Resample(rate, to)
+
+
+def resample(wave: np.ndarray, rate: int, to: int = SAMPLE_RATE) -> np.ndarray:
+    """Resample a waveform (n,) float32 from ``rate`` to ``to`` Hz (the filter is built once per rate pair)."""
+    if rate == to:
+        return wave
+    import torch
+
+    with torch.no_grad():
+        return _resampler(rate, to)(torch.from_numpy(np.ascontiguousarray(wave, np.float32))).numpy()
 
 
 def load_corpus(folder, **options) -> Corpus:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..corpus import Corpus, Utterance, _read_wave, assign_splits
+from ...config import SAMPLE_RATE
+from ..corpus import Corpus, Utterance, _read_wave, assign_splits, resample
 from ..energy_vad import energy_vad
 
 AUDIO = (".wav", ".flac")
@@ -111,12 +112,6 @@ def write_audio(path: Path, wave: np.ndarray, rate: int) -> None:
     """Write a 16 kHz waveform (n,) to ``path`` at ``rate`` Hz (16-bit; FLAC or WAV by the suffix): fake trees."""
     import soundfile as sf
 
-    from ...config import SAMPLE_RATE
-
-    if rate != SAMPLE_RATE:
-        import torch
-        import torchaudio.functional as AF
-
-        wave = AF.resample(torch.from_numpy(np.ascontiguousarray(wave, np.float32)), SAMPLE_RATE, rate).numpy()
+    wave = resample(wave, SAMPLE_RATE, rate)
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, np.clip(wave, -1, 1), rate, subtype="PCM_16")
