@@ -26,8 +26,14 @@ def _corpus_make(args) -> int:
     return 0
 
 
+def _load(folder, args):
+    """The corpus at ``folder``; a real corpus limited to --max-per-speaker utterances per speaker if given."""
+    limit = getattr(args, "max_per_speaker", None)
+    return load_corpus(folder, max_per_speaker=limit) if limit else load_corpus(folder)
+
+
 def _corpus_info(args) -> int:
-    print(load_corpus(args.folder).describe())
+    print(_load(args.folder, args).describe())
     return 0
 
 
@@ -58,7 +64,7 @@ def _compare(args) -> int:
     from .compare import compare, plot, table
     from .data import make_corpus
 
-    corpus = load_corpus(args.data) if args.data else make_corpus(args.preset, seed=args.corpus_seed)
+    corpus = _load(args.data, args) if args.data else make_corpus(args.preset, seed=args.corpus_seed)
     options = dict(label_fraction=_fractions(args.label_fraction))
     if args.epochs is not None:
         options["epochs"] = args.epochs
@@ -76,7 +82,7 @@ def _meta(args) -> int:
     from .data import make_corpus
     from .meta.experiment import meta_compare
 
-    corpus = load_corpus(args.data) if args.data else make_corpus(args.preset, seed=args.corpus_seed)
+    corpus = _load(args.data, args) if args.data else make_corpus(args.preset, seed=args.corpus_seed)
     shots = [int(k) for k in _names(args.shots)]
     records = meta_compare(corpus, family=args.family, methods=_names(args.methods), shots=shots, steps=args.steps,
                            meta_steps=args.meta_steps, meta_batch=args.meta_batch, tasks=args.tasks,
@@ -102,6 +108,7 @@ def parser() -> argparse.ArgumentParser:
     make.set_defaults(run=_corpus_make)
     info = corpus.add_parser("info", help="counts per label, duration and detected layout of a corpus folder")
     info.add_argument("folder")
+    info.add_argument("--max-per-speaker", type=int, help="real corpora: at most this many utterances per speaker (seeded)")
     info.set_defaults(run=_corpus_info)
     from .data.real import NOT_DOWNLOADABLE, SOURCES
 
@@ -115,6 +122,7 @@ def parser() -> argparse.ArgumentParser:
 
     comp = commands.add_parser("compare", help="train a grid of sharing strategies x weightings x seeds")
     comp.add_argument("--data", help="a corpus folder (default: the generated corpus of --preset)")
+    comp.add_argument("--max-per-speaker", type=int, help="real corpora: at most this many utterances per speaker (seeded)")
     comp.add_argument("--preset", default="easy", choices=sorted(PRESETS))
     comp.add_argument("--corpus-seed", type=int, default=0)
     comp.add_argument("--tasks", default="vad,speaker,emotion,keyword")
@@ -135,6 +143,7 @@ def parser() -> argparse.ArgumentParser:
 
     meta = commands.add_parser("meta", help="few-shot adaptation: meta-learning methods x shots on held-out tasks")
     meta.add_argument("--data", help="a corpus folder (default: the generated corpus of --preset)")
+    meta.add_argument("--max-per-speaker", type=int, help="real corpora: at most this many utterances per speaker (seeded)")
     meta.add_argument("--preset", default="meta", choices=sorted(PRESETS))
     meta.add_argument("--corpus-seed", type=int, default=0)
     meta.add_argument("--family", default="speaker_adaptation", choices=FAMILIES)

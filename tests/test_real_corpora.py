@@ -196,3 +196,13 @@ def test_crema_d_and_voxceleb1_say_how_to_get_them(tmp_path):
     with pytest.raises(FileNotFoundError, match="request form"):
         load_voxceleb1(tmp_path / "vox", download=True)
     assert not (tmp_path / "crema").exists() and not (tmp_path / "vox").exists()
+
+
+def test_the_command_line_limits_a_real_corpus_and_explains_downloads(trees, tmp_path, capsys):
+    assert main(["corpus", "info", str(trees["ravdess"][0]), "--max-per-speaker", "3"]) == 0
+    assert "utterances: 24   speakers: 8" in capsys.readouterr().out
+    assert main(["corpus", "download", "crema_d", "--out", str(tmp_path)]) == 2
+    assert "crema_d cannot be downloaded by the kit: CREMA-D is stored with git-lfs" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["corpus", "download", "timit", "--out", str(tmp_path)])
+    assert "invalid choice: 'timit'" in capsys.readouterr().err and list(tmp_path.iterdir()) == []

@@ -7,7 +7,7 @@ TAI, MTI, IWL, ITH, DFA, ITS, TSI, WSI); level LO, MD, HI or XX (unspecified).
 Emotion codes: ANG angry, DIS disgust, FEA fearful, HAP happy, NEU neutral, SAD sad (five of them are the
 kit's emotion names; disgust is kept as its own label, or dropped with ``emotions=EMOTIONS``).
 Tasks: speaker, emotion, vad (derived from energy). Speakers: age, sex, race, ethnicity.
-Licence: Open Database License (ODbL 1.0). No single-file download: the audio is in git-lfs, see
+Licence: Open Database License (ODbL 1.0); its contents under the Database Contents License (DbCL 1.0). No single-file download: the audio is in git-lfs, see
 https://github.com/CheyneyComputerScience/CREMA-D
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ NAME = "crema_d"
 TITLE = "CREMA-D"
 PATTERN = "AudioWAV/<actor>_<sentence>_<emotion>_<level>.wav"
 TASKS = ("vad", "speaker", "emotion")
-LICENCE = "ODbL 1.0"
+LICENCE = "ODbL 1.0 (contents DbCL 1.0)"
 URL = "https://github.com/CheyneyComputerScience/CREMA-D"
 HOW_TO_GET = ("CREMA-D has no single archive to download (its audio is stored with git-lfs): run "
               "'git lfs install && git clone https://github.com/CheyneyComputerScience/CREMA-D' "

@@ -5,8 +5,8 @@ Layout (vox1_dev_wav / vox1_test_wav, extracted): ``wav/idXXXXX/<video>/<nnnnn>.
 and optionally ``vox1_meta.csv`` (tab-separated: VoxCeleb1 ID, VGGFace1 ID, Gender, Nationality, Set).
 Labels: speaker = idXXXXX; splits from iden_split.txt (``splits='official'``, the default, when the file is
 there; identification splits share speakers, as the kit's train/val/test do). Speakers: gender, nationality.
-Tasks: speaker, vad (derived from energy). Licence: CC BY-SA 4.0 (the metadata; the audio comes from
-YouTube). Download needs a registration form: https://www.robots.ox.ac.uk/~vgg/data/voxceleb/vox1.html
+Tasks: speaker, vad (derived from energy). Licence: CC BY-SA 4.0 on the Oxford VGG page (mirrors state
+CC BY 4.0); the copyright of the audio stays with the owners of the YouTube videos. Download needs a registration form: https://www.robots.ox.ac.uk/~vgg/data/voxceleb/vox1.html
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ NAME = "voxceleb1"
 TITLE = "VoxCeleb1"
 PATTERN = "wav/idXXXXX/<video>/<nnnnn>.wav"
 TASKS = ("vad", "speaker")
-LICENCE = "CC BY-SA 4.0"
+LICENCE = "CC BY-SA 4.0 (video copyright: its owners)"
 URL = "https://www.robots.ox.ac.uk/~vgg/data/voxceleb/vox1.html"
 HOW_TO_GET = ("VoxCeleb1 is downloaded after filling in the request form at "
               "https://www.robots.ox.ac.uk/~vgg/data/voxceleb/vox1.html; extract vox1_dev_wav.zip and "
