@@ -206,3 +206,11 @@ def test_the_command_line_limits_a_real_corpus_and_explains_downloads(trees, tmp
     with pytest.raises(SystemExit):
         main(["corpus", "download", "timit", "--out", str(tmp_path)])
     assert "invalid choice: 'timit'" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+
+
+def test_a_git_lfs_clone_without_its_audio_is_named(trees, tmp_path):
+    root = _copy(trees["crema_d"][0], tmp_path)
+    pointer = sorted((root / "AudioWAV").iterdir())[0]
+    pointer.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:4d7a\nsize 41290\n")
+    with pytest.raises(ValueError, match=f"{pointer} is a git-lfs pointer, not audio: run 'git lfs pull'"):
+        load_corpus(root)

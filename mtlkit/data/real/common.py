@@ -45,6 +45,18 @@ def not_empty(folder: Path, files: list, expected: str) -> list:
     return files
 
 
+def read_audio(path: Path) -> np.ndarray:
+    """The 16 kHz mono waveform (n,) float32 of one file; a git-lfs pointer (an un-pulled clone) is named as such."""
+    try:
+        return _read_wave(path)
+    except ValueError:
+        with open(path, "rb") as f:
+            if f.read(40).startswith(b"version https://git-lfs"):
+                raise ValueError(f"{path} is a git-lfs pointer, not audio: run 'git lfs pull' in the clone "
+                                 f"(nothing was changed)") from None
+        raise
+
+
 def limit(records: list[dict], speakers=None, max_per_speaker: int | None = None,
           max_utterances: int | None = None, seed: int = 0) -> list[dict]:
     """A seeded laptop-sized subset of file records (dicts with a 'speaker' key), chosen before any audio is read.
@@ -88,7 +100,7 @@ def build(records: list[dict], root: Path, module, speakers: dict | None = None,
     """
     utterances = []
     for r in records:
-        wave = _read_wave(r["file"])
+        wave = read_audio(r["file"])
         rel = r["file"].relative_to(root).as_posix()
         utterances.append(Utterance(id=rel.rsplit(".", 1)[0].replace("/", "_"), path=rel, speaker=r["speaker"],
                                     wave=wave, emotion=r.get("emotion", ""), accent=r.get("accent", ""),
