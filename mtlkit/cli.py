@@ -26,6 +26,9 @@ def _corpus_make(args) -> int:
     return 0
 
 
+LIMIT_HELP = "real corpora: at most this many utterances per speaker (seeded)"
+
+
 def _load(folder, args):
     """The corpus at ``folder``; a real corpus limited to --max-per-speaker utterances per speaker if given."""
     limit = getattr(args, "max_per_speaker", None)
@@ -108,7 +111,7 @@ def parser() -> argparse.ArgumentParser:
     make.set_defaults(run=_corpus_make)
     info = corpus.add_parser("info", help="counts per label, duration and detected layout of a corpus folder")
     info.add_argument("folder")
-    info.add_argument("--max-per-speaker", type=int, help="real corpora: at most this many utterances per speaker (seeded)")
+    info.add_argument("--max-per-speaker", type=int, help=LIMIT_HELP)
     info.set_defaults(run=_corpus_info)
     from .data.real import NOT_DOWNLOADABLE, SOURCES
 
@@ -122,7 +125,7 @@ def parser() -> argparse.ArgumentParser:
 
     comp = commands.add_parser("compare", help="train a grid of sharing strategies x weightings x seeds")
     comp.add_argument("--data", help="a corpus folder (default: the generated corpus of --preset)")
-    comp.add_argument("--max-per-speaker", type=int, help="real corpora: at most this many utterances per speaker (seeded)")
+    comp.add_argument("--max-per-speaker", type=int, help=LIMIT_HELP)
     comp.add_argument("--preset", default="easy", choices=sorted(PRESETS))
     comp.add_argument("--corpus-seed", type=int, default=0)
     comp.add_argument("--tasks", default="vad,speaker,emotion,keyword")
@@ -143,7 +146,7 @@ def parser() -> argparse.ArgumentParser:
 
     meta = commands.add_parser("meta", help="few-shot adaptation: meta-learning methods x shots on held-out tasks")
     meta.add_argument("--data", help="a corpus folder (default: the generated corpus of --preset)")
-    meta.add_argument("--max-per-speaker", type=int, help="real corpora: at most this many utterances per speaker (seeded)")
+    meta.add_argument("--max-per-speaker", type=int, help=LIMIT_HELP)
     meta.add_argument("--preset", default="meta", choices=sorted(PRESETS))
     meta.add_argument("--corpus-seed", type=int, default=0)
     meta.add_argument("--family", default="speaker_adaptation", choices=FAMILIES)

@@ -75,7 +75,7 @@ def test_detection_from_a_parent_folder_and_the_layouts_it_knows(trees, tmp_path
     assert detect_layout(tmp_path) == ("ravdess", nested)                    # two folders down
     assert detect_layout(nested / "Actor_01" / "..")[0] == "ravdess"
     shutil.copytree(trees["crema_d"][0], tmp_path / "downloads" / "CREMA-D")
-    with pytest.raises(ValueError, match="several corpora under .*downloads: ravdess at .*, crema_d at .*CREMA-D; point at one"):
+    with pytest.raises(ValueError, match="several corpora under .*downloads: ravdess at .*, crema_d at .*CREMA-D; "):
         detect_layout(tmp_path / "downloads")
     empty = tmp_path / "empty"
     (empty / "holiday photos").mkdir(parents=True)

@@ -32,8 +32,9 @@ def energy_vad(wave: np.ndarray, hop: int = HOP, position: float = 0.3, min_cont
 
     threshold = floor + position * (speech - floor), with floor and speech the 10th and 95th percentiles of
     the frame log-energies; when they differ by less than ``min_contrast_db`` the utterance is all speech, or
-    all silence when even its loud frames stay below ``silence_db``. Non-speech gaps shorter than ``gap_frames`` are filled, speech runs shorter than ``blip_frames``
-    dropped, and each speech run is extended by ``hangover`` frames on both sides.
+    all silence when even its loud frames stay below ``silence_db``. Non-speech gaps shorter than
+    ``gap_frames`` are filled, speech runs shorter than ``blip_frames`` dropped, and each speech run is
+    extended by ``hangover`` frames on both sides.
     Introduced in notebooks/09_bring_your_own_data.ipynb.
     """
     energy = frame_energy_db(np.asarray(wave, np.float64), hop)

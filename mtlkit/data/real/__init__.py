@@ -82,6 +82,6 @@ def fake_tree(layout: str, root, corpus) -> dict:
     return LAYOUTS[layout].fake(root, corpus)
 
 
-__all__ = ["LAYOUTS", "LOADERS", "NOT_DOWNLOADABLE", "SOURCES", "detect_layout", "download", "fake_tree", "known_layouts",
-           "load_audiomnist", "load_crema_d", "load_fsdd", "load_librispeech", "load_ravdess", "load_real",
-           "load_speech_commands", "load_voxceleb1"]
+__all__ = ["LAYOUTS", "LOADERS", "NOT_DOWNLOADABLE", "SOURCES", "detect_layout", "download", "fake_tree",
+           "known_layouts", "load_audiomnist", "load_crema_d", "load_fsdd", "load_librispeech", "load_ravdess",
+           "load_real", "load_speech_commands", "load_voxceleb1"]

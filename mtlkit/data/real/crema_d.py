@@ -7,8 +7,8 @@ TAI, MTI, IWL, ITH, DFA, ITS, TSI, WSI); level LO, MD, HI or XX (unspecified).
 Emotion codes: ANG angry, DIS disgust, FEA fearful, HAP happy, NEU neutral, SAD sad (five of them are the
 kit's emotion names; disgust is kept as its own label, or dropped with ``emotions=EMOTIONS``).
 Tasks: speaker, emotion, vad (derived from energy). Speakers: age, sex, race, ethnicity.
-Licence: Open Database License (ODbL 1.0); its contents under the Database Contents License (DbCL 1.0). No single-file download: the audio is in git-lfs, see
-https://github.com/CheyneyComputerScience/CREMA-D
+Licence: Open Database License (ODbL 1.0); its contents under the Database Contents License (DbCL 1.0).
+No single-file download: the audio is in git-lfs, see https://github.com/CheyneyComputerScience/CREMA-D
 """
 from __future__ import annotations
 

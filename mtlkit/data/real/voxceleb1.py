@@ -6,7 +6,8 @@ and optionally ``vox1_meta.csv`` (tab-separated: VoxCeleb1 ID, VGGFace1 ID, Gend
 Labels: speaker = idXXXXX; splits from iden_split.txt (``splits='official'``, the default, when the file is
 there; identification splits share speakers, as the kit's train/val/test do). Speakers: gender, nationality.
 Tasks: speaker, vad (derived from energy). Licence: CC BY-SA 4.0 on the Oxford VGG page (mirrors state
-CC BY 4.0); the copyright of the audio stays with the owners of the YouTube videos. Download needs a registration form: https://www.robots.ox.ac.uk/~vgg/data/voxceleb/vox1.html
+CC BY 4.0); the copyright of the audio stays with the owners of the YouTube videos. Download needs a
+registration form: https://www.robots.ox.ac.uk/~vgg/data/voxceleb/vox1.html
 """
 from __future__ import annotations
 
