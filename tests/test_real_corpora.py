@@ -150,6 +150,8 @@ def test_a_real_corpus_saves_as_a_kit_folder(loaded, tmp_path):
     assert back.tasks() == corpus.tasks() and back.info["vad"] == "energy" and back.info["name"] == "librispeech"
     assert all(np.array_equal(u.vad, v.vad) and u.words == v.words and u.split == v.split for u, v in zip(corpus, back))
     assert (tmp_path / "mine" / corpus[0].path).suffix == ".flac"
+    with pytest.raises(ValueError, match="options max_per_speaker apply to real corpora only; .*mine is an mtlkit"):
+        load_corpus(tmp_path / "mine", max_per_speaker=3)
 
 
 def _copy(tree, tmp_path):
