@@ -195,7 +195,6 @@ _COLUMNS = ("path", "speaker", "emotion", "accent", "words", "word_spans", "nois
 
 
 def _write_folder(corpus: Corpus, folder: Path) -> None:
-    (folder / "wavs").mkdir()
     rows, vad = [], {}
     for u in corpus.utterances:
         path = u.path or f"wavs/{u.id}.wav"
