@@ -28,12 +28,13 @@ LOADERS = {"ravdess": load_ravdess, "crema_d": load_crema_d, "speech_commands": 
 """Layout name -> loader function."""
 
 
-def _folders(path: Path, depth: int) -> list[Path]:
-    level, out = [path], [[path]]
-    for _ in range(depth):
-        level = [c for p in level for c in sorted(p.iterdir()) if c.is_dir() and not c.name.startswith(".")]
-        out.append(level)
-    return out
+def _levels(path: Path, depth: int):
+    """Yield the folders at ``path`` (level 0), then one level down, ... to ``depth``, each level only when asked."""
+    level = [path]
+    for k in range(depth + 1):
+        yield level
+        if k < depth:
+            level = [c for p in level for c in sorted(p.iterdir()) if c.is_dir() and not c.name.startswith(".")]
 
 
 def known_layouts() -> str:
@@ -49,7 +50,7 @@ def detect_layout(path) -> tuple[str, Path]:
     path = Path(path).expanduser()
     if not path.is_dir():
         raise FileNotFoundError(f"corpus folder {path} does not exist")
-    for level in _folders(path, 2):
+    for level in _levels(path, 2):
         found = [(name, p) for p in level for name, m in LAYOUTS.items() if m.detect(p)]
         if len(found) == 1:
             return found[0]

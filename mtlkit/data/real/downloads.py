@@ -50,7 +50,8 @@ SOURCES = {
     "ravdess": Source("https://zenodo.org/record/1188976/files/Audio_Speech_Actors_01-24.zip",
                       "Audio_Speech_Actors_01-24.zip", "md5:bc696df654c87fed845eb13823edef8a",
                       "Audio_Speech_Actors_01-24", "208 MB", "the md5 Zenodo lists for the file"),
-    "speech_commands": Source("http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz",
+    "speech_commands": Source("https://storage.googleapis.com/download.tensorflow.org/data/"
+                              "speech_commands_v0.02.tar.gz",
                               "speech_commands_v0.02.tar.gz",
                               "sha256:af14739ee7dc311471de98f5f9d2c9191b18aedfe957f4a6ff791c709868ff58",
                               "speech_commands_v0.02", "2.3 GB", "torchaudio.datasets.speechcommands"),
@@ -183,7 +184,10 @@ def extract(archive: Path, target: Path) -> Path:
                     _safe(member.name, archive)
                     if not (member.isfile() or member.isdir()):
                         raise ValueError(f"{archive} holds a link or device {member.name!r}; refusing to extract")
-                t.extractall(tmp)
+                if hasattr(tarfile, "data_filter"):          # Python >= 3.11.4: refuse what is not plain data
+                    t.extractall(tmp, filter="data")
+                else:
+                    t.extractall(tmp)
         else:
             raise ValueError(f"{archive}: unknown archive type; expected .zip, .tar, .tar.gz or .tgz")
         entries = [p for p in tmp.iterdir() if p.name not in ("__MACOSX",)]

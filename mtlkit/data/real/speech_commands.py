@@ -8,7 +8,7 @@ Splits (``splits='official'``, the default): files in validation_list.txt -> val
 the rest -> train. These lists keep a speaker in one split only, so there is no speaker task across splits
 and no held-out split; ``splits='speakers'`` uses the kit's split by speaker instead.
 Tasks: keyword, speaker, vad (derived from energy). Licence: CC BY 4.0.
-http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz
+https://storage.googleapis.com/download.tensorflow.org/data/speech_commands_v0.02.tar.gz
 """
 from __future__ import annotations
 
