@@ -216,3 +216,21 @@ def test_a_git_lfs_clone_without_its_audio_is_named(trees, tmp_path):
     pointer.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:4d7a\nsize 41290\n")
     with pytest.raises(ValueError, match=f"{pointer} is a git-lfs pointer, not audio: run 'git lfs pull'"):
         load_corpus(root)
+
+
+def test_mtlkit_compare_runs_on_a_real_layout_and_names_missing_tasks(trees, tmp_path, capsys):
+    import json
+
+    out = tmp_path / "compare.json"
+    args = ["compare", "--data", str(trees["ravdess"][0]), "--max-per-speaker", "8", "--sharing", "hard",
+            "--weighting", "equal", "--epochs", "1", "--out", str(out), "--quiet"]
+    assert main(args + ["--tasks", "vad,emotion"]) == 0
+    records = json.loads(out.read_text())
+    assert sorted(r["config"]["sharing"] for r in records) == ["hard", "separate"]
+    assert all(set(r["test"]) == {"vad", "emotion"} for r in records)
+    capsys.readouterr()
+    assert main(args + ["--tasks", "vad,keyword"]) == 2
+    assert "no keyword labels for every utterance; its tasks: vad, speaker, emotion" in capsys.readouterr().err
+    args[4] = "4"                                     # 4 per speaker: round(0.7 * 4) train, 1 val, none left to test
+    assert main(args + ["--tasks", "vad,emotion"]) == 2
+    assert "the test split of this corpus is empty (utterances per split: {'heldout'" in capsys.readouterr().err
