@@ -85,6 +85,9 @@ def test_detection_from_a_parent_folder_and_the_layouts_it_knows(trees, tmp_path
         assert module.PATTERN in str(err.value) and str(empty) in str(err.value)
     with pytest.raises(FileNotFoundError, match="nowhere does not exist"):
         load_corpus(tmp_path / "nowhere")
+    (tmp_path / "Audio_Speech_Actors_01-24.zip").write_bytes(b"PK")
+    with pytest.raises(FileNotFoundError, match="01-24.zip is a file, not a corpus folder: extract"):
+        load_corpus(tmp_path / "Audio_Speech_Actors_01-24.zip")
 
 
 def test_ravdess_labels_speakers_and_limits(trees, loaded):

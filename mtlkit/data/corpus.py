@@ -256,6 +256,9 @@ def load_corpus(folder, **options) -> Corpus:
     go to its loader, see :mod:`mtlkit.data.real`.
     """
     folder = Path(folder).expanduser()
+    if folder.is_file():
+        raise FileNotFoundError(f"{folder} is a file, not a corpus folder: extract an archive first, "
+                                f"or let 'mtlkit corpus download' do it")
     if not folder.is_dir():
         raise FileNotFoundError(f"corpus folder {folder} does not exist")
     meta = folder / "metadata.csv"
