@@ -115,6 +115,7 @@ def test_each_corpus_maps_its_own_labels(loaded):
     crema = loaded["crema_d"]
     assert {"age", "sex", "race", "ethnicity"} <= set(next(iter(crema.speakers.values())))
     assert crema.speaker_ids()[0] == "1001"
+    assert set(load_corpus(crema.root, emotions=("sad", "angry")).classes("emotion")) == {"sad", "angry"}
     sc = loaded["speech_commands"]
     assert set(sc.counts("split")) == {"train", "val", "test"}        # the official list files
     assert all(len(s) == 8 for s in sc.speaker_ids())
