@@ -1,4 +1,4 @@
-"""The ``mtlkit`` command line: ``mtlkit corpus make``, ``mtlkit corpus info`` and ``mtlkit compare``."""
+"""The ``mtlkit`` command line: ``mtlkit corpus make | info | download``, ``mtlkit compare`` and ``mtlkit meta``."""
 from __future__ import annotations
 
 import argparse
@@ -26,8 +26,25 @@ def _corpus_make(args) -> int:
     return 0
 
 
+LIMIT_HELP = "real corpora: at most this many utterances per speaker (seeded)"
+
+
+def _load(folder, args):
+    """The corpus at ``folder``; a real corpus limited to --max-per-speaker utterances per speaker if given."""
+    limit = getattr(args, "max_per_speaker", None)
+    return load_corpus(folder, max_per_speaker=limit) if limit else load_corpus(folder)
+
+
 def _corpus_info(args) -> int:
-    print(load_corpus(args.folder).describe())
+    print(_load(args.folder, args).describe())
+    return 0
+
+
+def _corpus_download(args) -> int:
+    from .data.real import download
+
+    folder = download(args.name, args.out, progress=not args.quiet)
+    print(f"{args.name} is in {folder}; read it with: mtlkit corpus info {folder}")
     return 0
 
 
@@ -50,7 +67,7 @@ def _compare(args) -> int:
     from .compare import compare, plot, table
     from .data import make_corpus
 
-    corpus = load_corpus(args.data) if args.data else make_corpus(args.preset, seed=args.corpus_seed)
+    corpus = _load(args.data, args) if args.data else make_corpus(args.preset, seed=args.corpus_seed)
     options = dict(label_fraction=_fractions(args.label_fraction))
     if args.epochs is not None:
         options["epochs"] = args.epochs
@@ -68,7 +85,7 @@ def _meta(args) -> int:
     from .data import make_corpus
     from .meta.experiment import meta_compare
 
-    corpus = load_corpus(args.data) if args.data else make_corpus(args.preset, seed=args.corpus_seed)
+    corpus = _load(args.data, args) if args.data else make_corpus(args.preset, seed=args.corpus_seed)
     shots = [int(k) for k in _names(args.shots)]
     records = meta_compare(corpus, family=args.family, methods=_names(args.methods), shots=shots, steps=args.steps,
                            meta_steps=args.meta_steps, meta_batch=args.meta_batch, tasks=args.tasks,
@@ -94,12 +111,21 @@ def parser() -> argparse.ArgumentParser:
     make.set_defaults(run=_corpus_make)
     info = corpus.add_parser("info", help="counts per label, duration and detected layout of a corpus folder")
     info.add_argument("folder")
+    info.add_argument("--max-per-speaker", type=int, help=LIMIT_HELP)
     info.set_defaults(run=_corpus_info)
+    from .data.real import NOT_DOWNLOADABLE, SOURCES
+
+    fetch = corpus.add_parser("download", help="download and extract a real corpus (checksummed, resumable)")
+    fetch.add_argument("name", choices=sorted(SOURCES) + sorted(NOT_DOWNLOADABLE))
+    fetch.add_argument("--out", required=True, help="folder to download into (the corpus lands in a new subfolder)")
+    fetch.add_argument("--quiet", action="store_true", help="no progress bar")
+    fetch.set_defaults(run=_corpus_download)
 
     from .compare import DEFAULT_SHARINGS, DEFAULT_WEIGHTINGS
 
     comp = commands.add_parser("compare", help="train a grid of sharing strategies x weightings x seeds")
     comp.add_argument("--data", help="a corpus folder (default: the generated corpus of --preset)")
+    comp.add_argument("--max-per-speaker", type=int, help=LIMIT_HELP)
     comp.add_argument("--preset", default="easy", choices=sorted(PRESETS))
     comp.add_argument("--corpus-seed", type=int, default=0)
     comp.add_argument("--tasks", default="vad,speaker,emotion,keyword")
@@ -120,6 +146,7 @@ def parser() -> argparse.ArgumentParser:
 
     meta = commands.add_parser("meta", help="few-shot adaptation: meta-learning methods x shots on held-out tasks")
     meta.add_argument("--data", help="a corpus folder (default: the generated corpus of --preset)")
+    meta.add_argument("--max-per-speaker", type=int, help=LIMIT_HELP)
     meta.add_argument("--preset", default="meta", choices=sorted(PRESETS))
     meta.add_argument("--corpus-seed", type=int, default=0)
     meta.add_argument("--family", default="speaker_adaptation", choices=FAMILIES)
@@ -150,7 +177,7 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError, FileExistsError, FloatingPointError) as err:
+    except (ValueError, FileNotFoundError, FileExistsError, FloatingPointError, ConnectionError) as err:
         print(f"mtlkit: error: {err}", file=sys.stderr)
         return 2
 

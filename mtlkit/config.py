@@ -17,6 +17,13 @@ def fast_mode() -> bool:
     return os.environ.get("MTLKIT_FAST", "").strip() not in ("", "0")
 
 
+def in_colab() -> bool:
+    """Return True inside Google Colab (notebook 09 downloads real data there and builds a fake tree elsewhere)."""
+    import sys
+
+    return "google.colab" in sys.modules
+
+
 def pick(full, fast):
     """Return ``fast`` in fast mode and ``full`` otherwise: the one switch that shrinks work."""
     return fast if fast_mode() else full

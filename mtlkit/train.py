@@ -154,6 +154,11 @@ def fit(corpus, tasks=("vad", "speaker", "emotion", "keyword"), sharing: str = "
     start = time.perf_counter()
 
     train_corpus, eval_corpus = corpus.split("train"), corpus.split(eval_split)
+    for name in dict.fromkeys(("train", eval_split, "val")):
+        if not len(corpus.split(name)):
+            raise ValueError(f"the {name} split of this corpus is empty (utterances per split: "
+                             f"{dict(sorted(corpus.counts('split').items()))}); give each training speaker more "
+                             f"utterances")
     label_tasks = tasks + (["speaker"] if adversary and "speaker" not in tasks else [])
     train = FeatureDataset(train_corpus, label_tasks)
     classes = train.classes

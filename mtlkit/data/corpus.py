@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -154,7 +155,8 @@ class Corpus:
                 lines.append(f"{column}: " + ", ".join(f"{k}={counts[k]}" for k in _ordered(column, counts) if k))
         if "vad" in self.tasks():
             speech = np.mean(np.concatenate([u.vad for u in self.utterances]))
-            lines.append(f"vad: {100 * speech:.1f}% of 10 ms frames are speech")
+            derived = " (derived from energy, not annotated)" if self.info.get("vad") == "energy" else ""
+            lines.append(f"vad: {100 * speech:.1f}% of 10 ms frames are speech{derived}")
         return "\n".join(lines)
 
     def save(self, folder) -> Path:
@@ -193,7 +195,6 @@ _COLUMNS = ("path", "speaker", "emotion", "accent", "words", "word_spans", "nois
 
 
 def _write_folder(corpus: Corpus, folder: Path) -> None:
-    (folder / "wavs").mkdir()
     rows, vad = [], {}
     for u in corpus.utterances:
         path = u.path or f"wavs/{u.id}.wav"
@@ -227,23 +228,46 @@ def _read_wave(path: Path) -> np.ndarray:
     except Exception as err:
         raise ValueError(f"cannot read audio file {path}: {err}") from None
     wave = wave.mean(axis=1)
-    if rate != SAMPLE_RATE:
-        import torch
-        import torchaudio.functional as AF
-
-        wave = AF.resample(torch.from_numpy(wave), rate, SAMPLE_RATE).numpy()
-    return wave
+    return resample(wave, rate, SAMPLE_RATE)
 
 
-def load_corpus(folder) -> Corpus:
-    """Read a folder corpus: metadata.csv (path, speaker, ...), the wav files it lists, optional vad.npz."""
+@lru_cache(maxsize=8)
+def _resampler(rate: int, to: int):
+    import torchaudio.transforms as T
+
+    return T.Resample(rate, to)
+
+
+def resample(wave: np.ndarray, rate: int, to: int = SAMPLE_RATE) -> np.ndarray:
+    """Resample a waveform (n,) float32 from ``rate`` to ``to`` Hz (the filter is built once per rate pair)."""
+    if rate == to:
+        return wave
+    import torch
+
+    with torch.no_grad():
+        return _resampler(rate, to)(torch.from_numpy(np.ascontiguousarray(wave, np.float32))).numpy()
+
+
+def load_corpus(folder, **options) -> Corpus:
+    """Read a corpus folder: the kit's format (metadata.csv, wavs, optional vad.npz) or a real corpus's layout.
+
+    Without metadata.csv the layout of a real corpus (RAVDESS, CREMA-D, Speech Commands, LibriSpeech, FSDD,
+    AudioMNIST, VoxCeleb1) is detected, also one or two folders down; ``options`` (e.g. max_per_speaker=20)
+    go to its loader, see :mod:`mtlkit.data.real`.
+    """
     folder = Path(folder).expanduser()
+    if folder.is_file():
+        raise FileNotFoundError(f"{folder} is a file, not a corpus folder: extract an archive first, "
+                                f"or let 'mtlkit corpus download' do it")
     if not folder.is_dir():
         raise FileNotFoundError(f"corpus folder {folder} does not exist")
     meta = folder / "metadata.csv"
     if not meta.is_file():
-        raise FileNotFoundError(f"{meta} not found: a corpus folder needs metadata.csv with columns "
-                                f"{', '.join(REQUIRED_COLUMNS)} (optional: {', '.join(_COLUMNS[2:])})")
+        from .real import load_real            # real corpora build on this module: imported when needed
+
+        return load_real(folder, **options)
+    if options:
+        raise ValueError(f"options {', '.join(options)} apply to real corpora only; {folder} is an mtlkit folder")
     with open(meta, newline="") as f:
         reader = csv.DictReader(f)
         columns = reader.fieldnames or []

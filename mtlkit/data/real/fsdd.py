@@ -1,0 +1,75 @@
+"""Free Spoken Digit Dataset (FSDD): spoken digits 0-9 from a few speakers, 8 kHz wav (Jackson et al.).
+
+Layout (the GitHub repository Jakobovski/free-spoken-digit-dataset): ``recordings/<digit>_<speaker>_<idx>.wav``
+(e.g. ``7_jackson_32.wav``; speakers george, jackson, lucas, nicolas, theo, yweweler, ...).
+Labels: keyword = the digit as a word ('zero' .. 'nine', the kit's keyword names); speaker = the name.
+Tasks: keyword, speaker, vad (derived from energy). Licence: CC BY-SA 4.0.
+https://github.com/Jakobovski/free-spoken-digit-dataset
+"""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from . import common
+
+NAME = "fsdd"
+TITLE = "Free Spoken Digit Dataset"
+PATTERN = "recordings/<digit>_<speaker>_<idx>.wav"
+TASKS = ("vad", "speaker", "keyword")
+LICENCE = "CC BY-SA 4.0"
+URL = "https://github.com/Jakobovski/free-spoken-digit-dataset"
+DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+LABEL_MAP = {str(d): w for d, w in enumerate(DIGITS)}
+"""Digit in the file name -> keyword."""
+FILE = re.compile(r"(\d)_([A-Za-z]+)_(\d+)\.wav")
+NAMES = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
+
+
+def detect(root: Path) -> bool:
+    """True when ``root`` holds recordings/ with a <digit>_<speaker>_<idx>.wav file."""
+    folder = root / "recordings"
+    return folder.is_dir() and any(FILE.fullmatch(p.name) for p in folder.iterdir())
+
+
+def load_fsdd(root, speakers=None, max_per_speaker=None, max_utterances=None, seed: int = 0,
+              held_out: float | int = 0.2, download: bool = False):
+    """Read FSDD as a Corpus (keyword = digit word, speaker, derived vad), resampled to 16 kHz.
+
+    Introduced in notebooks/09_bring_your_own_data.ipynb.
+    """
+    root = Path(root).expanduser()
+    if download and not (root.is_dir() and detect(root)):
+        from .downloads import download as fetch
+
+        root = fetch(NAME, root)
+    root = common.check_root(root)
+    folder = root / "recordings"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no recordings folder in {root}; FSDD expects {PATTERN}")
+    records = []
+    for f in common.not_empty(folder, common.audio_files(folder), PATTERN):
+        digit, spk, _ = common.match(FILE, f, PATTERN).groups()
+        records.append(dict(file=f, speaker=spk, words=(LABEL_MAP[digit],)))
+    records = common.limit(records, speakers, max_per_speaker, max_utterances, seed)
+    options = dict(speakers=speakers, max_per_speaker=max_per_speaker, max_utterances=max_utterances, seed=seed,
+                   held_out=held_out)
+    return common.build(records, root, sys.modules[__name__], {}, held_out, seed, options)
+
+
+def fake(root: Path, corpus) -> dict:
+    """Write the digit utterances of ``corpus`` as an FSDD tree at 8 kHz; returns {file: source utterance id}."""
+    written = {}
+    for i, spk in enumerate(corpus.speaker_ids()):
+        name = NAMES[i] if i < len(NAMES) else f"speaker{chr(97 + i % 26)}{chr(97 + i // 26)}"
+        count = {}
+        for u in corpus:
+            if u.speaker == spk and u.keyword in DIGITS:
+                digit = DIGITS.index(u.keyword)
+                k = count[digit] = count.get(digit, -1) + 1
+                path = f"recordings/{digit}_{name}_{k}.wav"
+                common.write_audio(root / path, u.wave, 8000)
+                written[path] = u.id
+    (root / "README.md").write_text("fake FSDD tree written by mtlkit from generated speech\n")
+    return written

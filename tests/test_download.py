@@ -1,0 +1,176 @@
+"""Downloads against a loopback HTTP server serving small fake archives: resume, checksums, atomic extraction."""
+import hashlib
+import io
+import tarfile
+import threading
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from mtlkit.data import load_corpus
+from mtlkit.data.real import downloads as D
+from mtlkit.data.real import fake_tree, load_fsdd
+
+
+class _Handler(BaseHTTPRequestHandler):
+    files: dict = {}
+    requests: list = []
+    honour_range = True
+
+    def do_GET(self):
+        self.requests.append((self.path, self.headers.get("Range")))
+        body = self.files.get(self.path)
+        if body is None:
+            self.send_error(404)
+            return
+        start = 0
+        ask = self.headers.get("Range")
+        if ask and self.honour_range:
+            start = int(ask.split("=")[1].rstrip("-"))
+            if start >= len(body):
+                self.send_error(416)
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(body) - start))
+        self.end_headers()
+        self.wfile.write(body[start:])
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def archives(clean_corpus, tmp_path_factory):
+    """A GitHub-style zip of an FSDD tree (one top folder) and a Speech-Commands-style tar.gz (no top folder)."""
+    small = clean_corpus.subset(lambda u: u.speaker in clean_corpus.speaker_ids()[:3])
+    fsdd, sc = tmp_path_factory.mktemp("fsdd"), tmp_path_factory.mktemp("sc")
+    fake_tree("fsdd", fsdd, small)
+    fake_tree("speech_commands", sc, small)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for p in sorted(fsdd.rglob("*")):
+            if p.is_file():
+                z.write(p, f"free-spoken-digit-dataset-master/{p.relative_to(fsdd)}")
+    zipped = buf.getvalue()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as t:
+        for p in sorted(sc.iterdir()):
+            t.add(p, arcname=f"./{p.name}")
+    _Handler.files.update({"/fsdd.zip": zipped, "/sc.tar.gz": buf.getvalue(), "/junk.zip": b"PK\x03\x04" + b"x" * 500})
+    return dict(zip=zipped, tar=buf.getvalue())
+
+
+def _sha(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _leftovers(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") or p.name.endswith(".part"))
+
+
+def test_zip_download_checks_extracts_and_loads(server, archives, tmp_path, capsys):
+    (tmp_path / "mine.txt").write_text("precious")
+    folder = D.download("fsdd", tmp_path, url=f"{server}/fsdd.zip", checksum=_sha(archives["zip"]))
+    assert folder == tmp_path / "free-spoken-digit-dataset" and (folder / "recordings").is_dir()
+    assert (tmp_path / "free-spoken-digit-dataset-master.zip").read_bytes() == archives["zip"]    # kept
+    assert _leftovers(tmp_path) == [] and (tmp_path / "mine.txt").read_text() == "precious"
+    assert load_corpus(tmp_path).info["name"] == "fsdd"                  # detected one folder down
+    assert "100%" in capsys.readouterr().err                             # the progress bar ran to the end
+    _Handler.requests.clear()
+    assert D.download("fsdd", tmp_path, url=f"{server}/fsdd.zip", checksum=_sha(archives["zip"])) == folder
+    assert _Handler.requests == []                                       # already there: no request
+
+
+def test_tar_gz_without_a_top_folder_lands_in_its_own_folder(server, archives, tmp_path):
+    md5 = "md5:" + hashlib.md5(archives["tar"]).hexdigest()
+    folder = D.download("speech_commands", tmp_path, url=f"{server}/sc.tar.gz", checksum=md5, progress=False)
+    assert folder == tmp_path / "speech_commands_v0.02"
+    assert (folder / "_background_noise_").is_dir() and (folder / "testing_list.txt").is_file()
+    assert load_corpus(folder).info["name"] == "speech_commands"
+
+
+@pytest.mark.parametrize("honour_range", [True, False], ids=["206 resume", "server ignores Range"])
+def test_an_interrupted_download_resumes_from_its_part_file(server, archives, tmp_path, honour_range, monkeypatch):
+    monkeypatch.setattr(_Handler, "honour_range", honour_range)
+    cut = len(archives["zip"]) * 2 // 5
+    (tmp_path / "free-spoken-digit-dataset-master.zip.part").write_bytes(archives["zip"][:cut])
+    _Handler.requests.clear()
+    folder = D.download("fsdd", tmp_path, url=f"{server}/fsdd.zip", checksum=_sha(archives["zip"]), progress=False)
+    assert _Handler.requests == [("/fsdd.zip", f"bytes={cut}-")]
+    assert (tmp_path / "free-spoken-digit-dataset-master.zip").read_bytes() == archives["zip"]
+    assert (folder / "recordings").is_dir() and _leftovers(tmp_path) == []
+
+
+def test_a_checksum_mismatch_extracts_nothing_and_keeps_the_download_aside(server, archives, tmp_path):
+    (tmp_path / "mine.txt").write_text("precious")
+    with pytest.raises(ValueError, match="checksum mismatch for .*fsdd.zip: expected sha256 0+, got .*moved aside"):
+        D.download("fsdd", tmp_path, url=f"{server}/fsdd.zip", checksum="sha256:" + "0" * 64, progress=False)
+    assert (tmp_path / "free-spoken-digit-dataset-master.zip.bad").read_bytes() == archives["zip"]
+    assert not (tmp_path / "free-spoken-digit-dataset").exists() and _leftovers(tmp_path) == []
+    assert (tmp_path / "mine.txt").read_text() == "precious"
+    (tmp_path / "free-spoken-digit-dataset-master.zip").write_bytes(b"my own file")     # put there by hand
+    with pytest.raises(ValueError, match="checksum mismatch.*kept as"):
+        D.download("fsdd", tmp_path, url=f"{server}/fsdd.zip", checksum=_sha(archives["zip"]), progress=False)
+    assert (tmp_path / "free-spoken-digit-dataset-master.zip").read_bytes() == b"my own file"
+
+
+def test_no_server_is_a_clear_error_naming_the_url(tmp_path):
+    import socket
+
+    with socket.socket() as s:                                           # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/fsdd.zip"
+    with pytest.raises(ConnectionError, match=f"cannot download {url}: .*by hand and save it as .*master.zip"):
+        D.download("fsdd", tmp_path, url=url, checksum=None, progress=False, timeout=5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_broken_archive_leaves_no_half_folder(server, tmp_path):
+    junk = _Handler.files["/junk.zip"]
+    with pytest.raises(ValueError, match="cannot extract .*master.zip.*nothing was extracted"):
+        D.download("fsdd", tmp_path, url=f"{server}/junk.zip", checksum=_sha(junk), progress=False)
+    assert not (tmp_path / "free-spoken-digit-dataset").exists() and _leftovers(tmp_path) == []
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as z:
+        z.writestr("top/ok.txt", "fine")
+        z.writestr("../outside.txt", "escape")
+    with pytest.raises(ValueError, match="unsafe path '../outside.txt'"):
+        D.extract(evil, tmp_path / "target")
+    assert not (tmp_path / "target").exists() and not (tmp_path.parent / "outside.txt").exists()
+    assert _leftovers(tmp_path) == []
+
+
+def test_loader_download_true_and_the_corpora_that_cannot_be(server, archives, tmp_path, monkeypatch):
+    source = D.Source(f"{server}/fsdd.zip", "free-spoken-digit-dataset-master.zip", _sha(archives["zip"]),
+                      "free-spoken-digit-dataset", "1 MB")
+    monkeypatch.setitem(D.SOURCES, "fsdd", source)
+    corpus = load_fsdd(tmp_path / "data", download=True)
+    assert corpus.root == tmp_path / "data" / "free-spoken-digit-dataset" and "keyword" in corpus.tasks()
+    with pytest.raises(ValueError, match="crema_d cannot be downloaded by the kit: CREMA-D is stored with git-lfs"):
+        D.download("crema_d", tmp_path)
+    with pytest.raises(ValueError, match="unknown corpus to download 'timit'; valid corpus to downloads: ravdess"):
+        D.download("timit", tmp_path)
+
+
+def test_published_sources_have_checksums_or_say_why_not():
+    for name, source in D.SOURCES.items():
+        assert source.url.startswith(("http://", "https://")) and source.archive.endswith((".zip", ".tar.gz")), name
+        if source.checksum is not None:
+            kind, _, digest = source.checksum.partition(":")
+            assert len(digest) == {"md5": 32, "sha256": 64}[kind], name
+    assert {n for n, s in D.SOURCES.items() if s.checksum is None} == {"fsdd", "audiomnist"}

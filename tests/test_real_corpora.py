@@ -1,0 +1,240 @@
+"""Real-corpus loaders on small fake trees with the exact published layouts, filled with generated speech."""
+import numpy as np
+import pytest
+import soundfile as sf
+
+from mtlkit.cli import main
+from mtlkit.data import EMOTIONS, build_corpus, corpus_config, load_corpus
+from mtlkit.data.energy_vad import energy_vad, frame_f1
+from mtlkit.data.real import LAYOUTS, detect_layout, fake_tree, load_ravdess, load_speech_commands
+
+SOURCE_RATE = {"ravdess": 48000, "crema_d": 16000, "speech_commands": 16000, "librispeech": 16000,
+               "fsdd": 8000, "audiomnist": 48000, "voxceleb1": 16000}
+"""The sample rate each real corpus is published at (the fake trees use the same)."""
+
+
+@pytest.fixture(scope="module")
+def trees(clean_corpus, tmp_path_factory):
+    """One fake tree per layout: {layout: (root, {file: source utterance id})}."""
+    out = {}
+    for name in LAYOUTS:
+        root = tmp_path_factory.mktemp(name)
+        out[name] = root, fake_tree(name, root, clean_corpus)
+    return out
+
+
+@pytest.fixture(scope="module")
+def loaded(trees):
+    return {name: load_corpus(root) for name, (root, _) in trees.items()}
+
+
+def test_energy_vad_agrees_with_the_exact_labels_of_generated_speech(clean_corpus):
+    noisy = build_corpus(corpus_config("easy", speakers=4, utterances_per_speaker=8, noises=("white", "pink"), seed=5))
+    for corpus, floor in ((clean_corpus, 0.85), (noisy, 0.85)):
+        predicted = np.concatenate([energy_vad(u.wave) for u in corpus])
+        true = np.concatenate([u.vad for u in corpus])
+        f1 = frame_f1(predicted, true)
+        assert f1 > floor, f1                          # measured: 0.93 clean, 0.93 at 20-30 dB SNR
+        assert f1 > 2 * true.mean() / (1 + true.mean()) + 0.1     # better than "all speech"
+    assert not energy_vad(np.zeros(16000, np.float32)).any()      # digital silence is no speech
+    assert len(energy_vad(np.ones(161, np.float32))) == 2
+
+
+@pytest.mark.parametrize("name", list(LAYOUTS))
+def test_every_layout_reads_back_its_fake_tree(name, trees, loaded, clean_corpus):
+    root, written = trees[name]
+    corpus = loaded[name]
+    module = LAYOUTS[name]
+    assert detect_layout(root) == (name, root / "LibriSpeech" / "dev-clean" if name == "librispeech" else root)
+    assert len(corpus) == len(written) and corpus.tasks() == list(module.TASKS)
+    assert corpus.info["name"] == name and corpus.info["vad"] == "energy" and corpus.info["vad_derived"]
+    assert corpus.info["layout"].startswith(module.TITLE)
+    source = {u.id: u for u in clean_corpus}
+    by_path = {u.path: u for u in corpus}
+    prefix = "" if name != "librispeech" else "LibriSpeech/dev-clean/"
+    for path, uid in list(written.items())[:12]:
+        u, v = by_path[path[len(prefix):]], source[uid]
+        assert u.wave.dtype == np.float32 and len(u.vad) == -(-len(u.wave) // 160)
+        n = min(len(u.wave), len(v.wave), 16000)
+        if SOURCE_RATE[name] >= 16000:                 # resampled back to 16 kHz: the same waveform
+            assert abs(len(u.wave) - len(v.wave)) <= 3 or name == "speech_commands"
+            assert np.corrcoef(u.wave[:n], v.wave[:n])[0, 1] > 0.99
+        else:                                          # 8 kHz lost the top half of the band, not the timing
+            assert abs(len(u.wave) - len(v.wave)) <= 3 and np.corrcoef(u.wave[:n], v.wave[:n])[0, 1] > 0.8
+        for task in ("emotion", "keyword", "accent"):
+            if task in corpus.tasks() and task != "accent":
+                assert getattr(u, task) == getattr(v, task)
+        assert sf.info(str(corpus.root / u.path)).samplerate == SOURCE_RATE[name]
+
+
+def test_detection_from_a_parent_folder_and_the_layouts_it_knows(trees, tmp_path):
+    import shutil
+
+    nested = tmp_path / "downloads" / "Audio_Speech_Actors_01-24"
+    shutil.copytree(trees["ravdess"][0], nested)
+    assert detect_layout(tmp_path) == ("ravdess", nested)                    # two folders down
+    assert detect_layout(nested / "Actor_01" / "..")[0] == "ravdess"
+    shutil.copytree(trees["crema_d"][0], tmp_path / "downloads" / "CREMA-D")
+    with pytest.raises(ValueError, match="several corpora under .*downloads: ravdess at .*, crema_d at .*CREMA-D; "):
+        detect_layout(tmp_path / "downloads")
+    empty = tmp_path / "empty"
+    (empty / "holiday photos").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match="metadata.csv not found") as err:
+        load_corpus(empty)
+    for module in LAYOUTS.values():
+        assert module.PATTERN in str(err.value) and str(empty) in str(err.value)
+    with pytest.raises(FileNotFoundError, match="nowhere does not exist"):
+        load_corpus(tmp_path / "nowhere")
+    (tmp_path / "Audio_Speech_Actors_01-24.zip").write_bytes(b"PK")
+    with pytest.raises(FileNotFoundError, match="01-24.zip is a file, not a corpus folder: extract"):
+        load_corpus(tmp_path / "Audio_Speech_Actors_01-24.zip")
+
+
+def test_ravdess_labels_speakers_and_limits(trees, loaded):
+    corpus = loaded["ravdess"]
+    assert set(corpus.classes("emotion")) <= set(EMOTIONS) and len(corpus.classes("emotion")) == 5
+    assert corpus.speaker_ids()[:2] == ["01", "02"]
+    assert corpus.speakers["01"]["gender"] == "male" and corpus.speakers["02"]["gender"] == "female"
+    assert corpus.counts("split")["heldout"] > 0
+    with pytest.raises(ValueError, match="no keyword labels.*its tasks: vad, speaker, emotion"):
+        corpus.require("keyword")
+    root = trees["ravdess"][0]
+    two = load_ravdess(root, emotions=("angry", "sad"), speakers=["01", "03"], max_per_speaker=5, seed=1)
+    assert two.speaker_ids() == ["01", "03"] and set(two.classes("emotion")) == {"angry", "sad"}
+    assert max(two.counts("speaker").values()) == 5
+    again = load_ravdess(root, emotions=("angry", "sad"), speakers=["01", "03"], max_per_speaker=5, seed=1)
+    assert [u.path for u in two] == [u.path for u in again]
+    assert len(load_ravdess(root, max_utterances=7, speakers=3)) == 7
+    with pytest.raises(ValueError, match="unknown emotion 'bored'; RAVDESS emotions: neutral, calm"):
+        load_ravdess(root, emotions=("bored",))
+    with pytest.raises(ValueError, match="unknown speaker\\(s\\) 99"):
+        load_ravdess(root, speakers=["99"])
+
+
+def test_each_corpus_maps_its_own_labels(loaded):
+    crema = loaded["crema_d"]
+    assert {"age", "sex", "race", "ethnicity"} <= set(next(iter(crema.speakers.values())))
+    assert crema.speaker_ids()[0] == "1001"
+    assert set(load_corpus(crema.root, emotions=("sad", "angry")).classes("emotion")) == {"sad", "angry"}
+    sc = loaded["speech_commands"]
+    assert set(sc.counts("split")) == {"train", "val", "test"}        # the official list files
+    assert all(len(s) == 8 for s in sc.speaker_ids())
+    assert sc.info["noise_sources"] == ["_background_noise_/pink_noise.wav", "_background_noise_/white_noise.wav"]
+    assert all(len(u.wave) == 16000 for u in sc)
+    libri = loaded["librispeech"]
+    assert all(u.words and u.words[0] == u.words[0].lower() for u in libri)
+    assert {s["sex"] for s in libri.speakers.values()} <= {"female", "male"}
+    assert set(loaded["fsdd"].classes("keyword")) <= {"zero", "one", "two", "three", "four", "five", "six", "seven",
+                                                      "eight", "nine"}
+    assert loaded["fsdd"].speaker_ids()[0] == "george"
+    mnist = loaded["audiomnist"]
+    assert "accent" in mnist.tasks() and set(mnist.classes("accent")) <= {"en-us", "en-gb", "en-gb-scotland", "en-029"}
+    vox = loaded["voxceleb1"]
+    assert vox.speaker_ids()[0] == "id10001" and set(vox.counts("split")) <= {"train", "val", "test"}
+    assert vox.speakers["id10001"]["nationality"] == "Generated"
+
+
+def test_speech_commands_can_split_by_speaker_instead(trees):
+    corpus = load_speech_commands(trees["speech_commands"][0], splits="speakers", words=["yes", "no", "up"])
+    assert "heldout" in corpus.counts("split") and set(corpus.classes("keyword")) <= {"yes", "no", "up"}
+    with pytest.raises(ValueError, match="unknown splits 'random'; valid splitss: official, speakers"):
+        load_speech_commands(trees["speech_commands"][0], splits="random")
+
+
+def test_corpus_info_names_the_layout_and_the_derived_vad(trees, capsys):
+    assert main(["corpus", "info", str(trees["crema_d"][0])]) == 0
+    out = capsys.readouterr().out
+    assert "layout: CREMA-D (AudioWAV/<actor>_<sentence>_<emotion>_<level>.wav)" in out
+    assert "tasks: vad, speaker, emotion" in out and "derived from energy" in out
+
+
+def test_a_real_corpus_saves_as_a_kit_folder(loaded, tmp_path):
+    corpus = loaded["librispeech"].subset(lambda u: u.speaker in ("100", "117"))
+    back = load_corpus(corpus.save(tmp_path / "mine"))        # training on it: notebook 09 and its nbval run
+    assert back.tasks() == corpus.tasks() and back.info["vad"] == "energy" and back.info["name"] == "librispeech"
+    assert all(np.array_equal(u.vad, v.vad) and u.words == v.words and u.split == v.split for u, v in zip(corpus, back))
+    assert (tmp_path / "mine" / corpus[0].path).suffix == ".flac"
+    with pytest.raises(ValueError, match="options max_per_speaker apply to real corpora only; .*mine is an mtlkit"):
+        load_corpus(tmp_path / "mine", max_per_speaker=3)
+
+
+def _copy(tree, tmp_path):
+    import shutil
+
+    return shutil.copytree(tree, tmp_path / "copy")
+
+
+def test_an_unexpected_file_name_is_named_with_the_pattern(trees, tmp_path):
+    root = _copy(trees["ravdess"][0], tmp_path)
+    (root / "Actor_01" / "my take 3.wav").write_bytes(b"x")
+    with pytest.raises(ValueError, match="unexpected file name .*my take 3.wav: this layout expects "
+                                         "Actor_XX/03-01-EE-II-SS-RR-AA.wav"):
+        load_corpus(root)
+    assert (root / "Actor_01" / "my take 3.wav").read_bytes() == b"x"              # nothing of yours is deleted
+    (root / "Actor_01" / "my take 3.wav").unlink()
+    (root / "Actor_01" / "README.txt").write_text("notes")                       # not audio: skipped
+    assert len(load_corpus(root)) == len(trees["ravdess"][1])
+
+
+def test_a_half_extracted_tree_is_named(trees, tmp_path):
+    root = _copy(trees["ravdess"][0], tmp_path)
+    victim = sorted((root / "Actor_02").iterdir())[0]
+    victim.write_bytes(victim.read_bytes()[:30])                                # a truncated wav
+    with pytest.raises(ValueError, match=f"cannot read audio file {victim}"):
+        load_corpus(root)
+    victim.unlink()
+    for f in (root / "Actor_03").iterdir():
+        f.unlink()
+    with pytest.raises(ValueError, match="Actor_03 holds no audio files .*half-extracted"):
+        load_corpus(root)
+    sc = _copy(trees["speech_commands"][0], tmp_path / "sc")
+    listed = (sc / "testing_list.txt").read_text().split()[0]
+    (sc / listed).unlink()
+    with pytest.raises(FileNotFoundError, match=f"testing_list.txt lists 1 file\\(s\\) not on disk, e.g. .*{listed}"):
+        load_corpus(sc)
+
+
+def test_crema_d_and_voxceleb1_say_how_to_get_them(tmp_path):
+    from mtlkit.data.real import load_crema_d, load_voxceleb1
+
+    with pytest.raises(FileNotFoundError, match="git lfs"):
+        load_crema_d(tmp_path / "crema", download=True)
+    with pytest.raises(FileNotFoundError, match="request form"):
+        load_voxceleb1(tmp_path / "vox", download=True)
+    assert not (tmp_path / "crema").exists() and not (tmp_path / "vox").exists()
+
+
+def test_the_command_line_limits_a_real_corpus_and_explains_downloads(trees, tmp_path, capsys):
+    assert main(["corpus", "info", str(trees["ravdess"][0]), "--max-per-speaker", "3"]) == 0
+    assert "utterances: 24   speakers: 8" in capsys.readouterr().out
+    assert main(["corpus", "download", "crema_d", "--out", str(tmp_path)]) == 2
+    assert "crema_d cannot be downloaded by the kit: CREMA-D is stored with git-lfs" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["corpus", "download", "timit", "--out", str(tmp_path)])
+    assert "invalid choice: 'timit'" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+
+
+def test_a_git_lfs_clone_without_its_audio_is_named(trees, tmp_path):
+    root = _copy(trees["crema_d"][0], tmp_path)
+    pointer = sorted((root / "AudioWAV").iterdir())[0]
+    pointer.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:4d7a\nsize 41290\n")
+    with pytest.raises(ValueError, match=f"{pointer} is a git-lfs pointer, not audio: run 'git lfs pull'"):
+        load_corpus(root)
+
+
+def test_mtlkit_compare_runs_on_a_real_layout_and_names_missing_tasks(trees, tmp_path, capsys):
+    import json
+
+    out = tmp_path / "compare.json"
+    args = ["compare", "--data", str(trees["ravdess"][0]), "--max-per-speaker", "8", "--sharing", "hard",
+            "--weighting", "equal", "--epochs", "1", "--out", str(out), "--quiet"]
+    assert main(args + ["--tasks", "vad,emotion"]) == 0
+    records = json.loads(out.read_text())
+    assert sorted(r["config"]["sharing"] for r in records) == ["hard", "separate"]
+    assert all(set(r["test"]) == {"vad", "emotion"} for r in records)
+    capsys.readouterr()
+    assert main(args + ["--tasks", "vad,keyword"]) == 2
+    assert "no keyword labels for every utterance; its tasks: vad, speaker, emotion" in capsys.readouterr().err
+    args[4] = "4"                                     # 4 per speaker: round(0.7 * 4) train, 1 val, none left to test
+    assert main(args + ["--tasks", "vad,emotion"]) == 2
+    assert "the test split of this corpus is empty (utterances per split: {'heldout'" in capsys.readouterr().err
