@@ -39,6 +39,8 @@ def lab(tmp_path_factory):
     """A JupyterLab server on a copy of the notebooks (autosave must not write outputs into the repository)."""
     pytest.importorskip("playwright", reason="the playwright package is in the test extra: make test installs it")
     home = tmp_path_factory.mktemp("lab")
+    for old in screenshots().glob("*.ipynb-timeout.png"):                 # from an earlier failed run
+        old.unlink()
     shutil.copytree(ROOT / "notebooks", home / "notebooks", ignore=shutil.ignore_patterns(".*"))
     settings = home / "settings" / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)
@@ -81,6 +83,7 @@ def browser():
 
 
 def screenshots() -> Path:
+    """The folder for review screenshots (a failed wait leaves NAME-timeout.png there)."""
     folder = Path(os.environ.get("MTLKIT_SCREENSHOTS") or ROOT / ".cache" / "screenshots")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
