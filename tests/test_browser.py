@@ -45,6 +45,9 @@ def lab(tmp_path_factory):
     settings = home / "settings" / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)
     (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))  # every cell in the DOM
+    news = home / "settings" / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)                                                # offline: no news or update checks
+    (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     port, token = free_port(), "mtlkit-e2e"
     env = dict(os.environ, MTLKIT_FAST="1", JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
                JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"), JUPYTER_CONFIG_DIR=str(home / "config"))
@@ -131,7 +134,8 @@ def errors_shown(page) -> list:
 def test_corpus_tour_runs_in_the_browser_without_errors(lab, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     n = run_all(page, lab, "00_corpus_tour.ipynb")
-    page.screenshot(path=screenshots() / "00_corpus_tour.png", full_page=True)
+    page.locator(".jp-OutputArea-output img").nth(1).scroll_into_view_if_needed()   # the waveform / log-mel figure
+    page.screenshot(path=screenshots() / "00_corpus_tour.png")
     assert n > 3 and errors_shown(page) == []
     assert page.locator(".jp-OutputArea-output img").count() >= 2              # its figures are drawn
     assert page.locator(".jp-OutputArea-output audio").count() >= 1            # and its audio plays
@@ -149,7 +153,7 @@ def test_a_widget_panel_runs_and_draws_its_plot_in_the_browser(lab, browser):
     panel.locator(".jp-OutputArea-output img").first.wait_for(timeout=120_000)
     page.wait_for_timeout(500)
     panel.screenshot(path=screenshots() / "01_baseline_panel.png")
-    page.screenshot(path=screenshots() / "01_single_task_baselines.png", full_page=True)
+    page.screenshot(path=screenshots() / "01_single_task_baselines.png")
     status = " ".join(panel.locator(".widget-html-content").all_inner_texts())
     assert "done in" in status, status
     assert panel.locator(".jp-OutputArea-output img").count() == 2             # curves and confusion matrix
