@@ -53,12 +53,7 @@ def load_audiomnist(root, speakers=None, max_per_speaker=None, max_utterances=No
 
     Introduced in notebooks/09_bring_your_own_data.ipynb.
     """
-    root = Path(root).expanduser()
-    if download and not (root.is_dir() and detect(root)):
-        from .downloads import download as fetch
-
-        root = fetch(NAME, root)
-    root = common.check_root(root)
+    root = common.fetched_root(root, sys.modules[__name__], download)
     data = root / "data"
     folders = sorted(p for p in data.iterdir() if p.is_dir()) if data.is_dir() else []
     if not folders:

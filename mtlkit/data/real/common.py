@@ -24,6 +24,17 @@ def check_root(root) -> Path:
     return root
 
 
+def fetched_root(root, module, download: bool, source: str | None = None, inside: str = "") -> Path:
+    """The corpus root of ``module``'s layout, downloaded first (``source``, default its NAME) when ``download``
+    is set and no such corpus is there yet; ``inside`` is the folder of the archive that holds the corpus."""
+    root = Path(root).expanduser()
+    if download and not (root.is_dir() and module.detect(root)):
+        from .downloads import download as fetch
+
+        root = fetch(source or module.NAME, root) / inside
+    return check_root(root)
+
+
 def audio_files(folder: Path) -> list[Path]:
     """Sorted audio files directly in ``folder`` (hidden files such as macOS '._x.wav' are skipped)."""
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO and not p.name.startswith("."))

@@ -39,12 +39,7 @@ def load_fsdd(root, speakers=None, max_per_speaker=None, max_utterances=None, se
 
     Introduced in notebooks/09_bring_your_own_data.ipynb.
     """
-    root = Path(root).expanduser()
-    if download and not (root.is_dir() and detect(root)):
-        from .downloads import download as fetch
-
-        root = fetch(NAME, root)
-    root = common.check_root(root)
+    root = common.fetched_root(root, sys.modules[__name__], download)
     folder = root / "recordings"
     if not folder.is_dir():
         raise FileNotFoundError(f"no recordings folder in {root}; FSDD expects {PATTERN}")

@@ -57,12 +57,7 @@ def load_librispeech(root, speakers=None, max_per_speaker=None, max_utterances=N
     ``download=True`` fetches ``subset`` (dev-clean, test-clean, train-clean-100, ...) from openslr into
     ``root`` first. Introduced in notebooks/09_bring_your_own_data.ipynb.
     """
-    root = Path(root).expanduser()
-    if download and not (root.is_dir() and detect(root)):
-        from .downloads import download as fetch
-
-        root = fetch(f"librispeech-{subset}", root) / subset
-    root = common.check_root(root)
+    root = common.fetched_root(root, sys.modules[__name__], download, f"librispeech-{subset}", subset)
     spk_dirs = sorted(p for p in root.iterdir() if p.is_dir() and p.name.isdigit())
     if not spk_dirs:
         raise FileNotFoundError(f"no speaker folders in {root}; LibriSpeech expects {PATTERN}")

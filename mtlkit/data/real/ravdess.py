@@ -44,12 +44,7 @@ def load_ravdess(root, emotions=None, speakers=None, max_per_speaker=None, max_u
     ``max_per_speaker``, ``max_utterances``: a seeded subset. ``download=True`` fetches the Zenodo zip
     into ``root`` first when no Actor_XX folder is there. Introduced in notebooks/09_bring_your_own_data.ipynb.
     """
-    root = Path(root).expanduser()
-    if download and not (root.is_dir() and detect(root)):
-        from .downloads import download as fetch
-
-        root = fetch(NAME, root)
-    root = common.check_root(root)
+    root = common.fetched_root(root, sys.modules[__name__], download)
     if emotions is not None:
         for e in emotions:
             if e not in LABEL_MAP.values():

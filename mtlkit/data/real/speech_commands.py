@@ -52,12 +52,7 @@ def load_speech_commands(root, words=None, speakers=None, max_per_speaker=None, 
     notebooks/09_bring_your_own_data.ipynb.
     """
     check_choice("splits", splits, ("official", "speakers"))
-    root = Path(root).expanduser()
-    if download and not (root.is_dir() and detect(root)):
-        from .downloads import download as fetch
-
-        root = fetch(NAME, root)
-    root = common.check_root(root)
+    root = common.fetched_root(root, sys.modules[__name__], download)
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
     if not folders:
         raise FileNotFoundError(f"no word folders in {root}; Speech Commands expects {PATTERN}")
