@@ -242,7 +242,7 @@ def test_task_embedding_stages_start_from_the_nearest_class_mean(sampler):
     method.meta_train(5, meta_batch=2)
     batch = sampler.tensors([sampler.sample("test", np.random.default_rng(s)) for s in range(3)])
     st = method.stages(batch, steps=2)
-    f_s, f_q = method._features(batch)
+    f_s, f_q = st["f_s"], st["f_q"]
     for t in range(3):
         mu = torch.stack([f_s[t][batch["y_s"][t] == c].mean(0) for c in range(3)])
         assert torch.allclose(st["w0"][t], mu, atol=1e-6)

@@ -245,28 +245,18 @@ class TaskEmbedding(Method):
         """(tasks, width): the mean support embedding of each task, z."""
         return _embed_sets(self.model, batch)[0].mean(1)
 
-    def _features(self, batch):
-        """FiLM-ed support and query embeddings, (tasks, N*K, width) and (tasks, Q, width)."""
+    def _film(self, batch) -> tuple:
+        """z (tasks, width), gamma and beta (tasks, 1, width), FiLM-ed support and query embeddings
+        (tasks, N*K, width) and (tasks, Q, width)."""
         h_s, h_q = _embed_sets(self.model, batch)
-        gamma, beta = self.film(h_s.mean(1)).unsqueeze(1).chunk(2, -1)
-        return h_s * (1 + gamma) + beta, h_q * (1 + gamma) + beta
+        z = h_s.mean(1)
+        gamma, beta = self.film(z).unsqueeze(1).chunk(2, -1)
+        return z, gamma, beta, h_s * (1 + gamma) + beta, h_q * (1 + gamma) + beta
 
-    @torch.no_grad()
-    def stages(self, batch, steps: int = 5) -> dict:
-        """Every stage of the pipeline for a batch of episodes, for inspection (eval mode).
-
-        z (tasks, width), gamma and beta (tasks, width), the initial head w0 (tasks, N, width) and b0 (tasks, N),
-        the adapted head w and b after ``steps`` steps, and the query predictions (tasks, Q) of both heads.
-        """
-        self.model.eval()
-        z = self.task_embeddings(batch)
-        gamma, beta = self.film(z).chunk(2, -1)
-        f_s, f_q = self._features(batch)
-        with torch.enable_grad():
-            heads = self._adapted_heads(f_s, batch["y_s"], steps, first_order=True)
-        guess = [(torch.einsum("tqw,tnw->tqn", f_q, h["w"]) + h["b"].unsqueeze(1)).argmax(-1) for h in heads]
-        return dict(z=z, gamma=gamma, beta=beta, w0=heads[0]["w"], b0=heads[0]["b"], w=heads[-1]["w"].detach(),
-                    b=heads[-1]["b"].detach(), before=guess[0], after=guess[-1].detach())
+    @staticmethod
+    def _logits(f_q, head: dict) -> torch.Tensor:
+        """(tasks, Q, N) logits of per-task heads w (tasks, N, width), b (tasks, N) on query features."""
+        return torch.einsum("tqw,tnw->tqn", f_q, head["w"]) + head["b"].unsqueeze(1)
 
     def _adapted_heads(self, f_s, y_s, steps, first_order=False):
         """Per task: initial head from the class means, then ``steps`` gradient steps on the support set."""
@@ -287,20 +277,37 @@ class TaskEmbedding(Method):
         return vmap(one)(f_s, y_s)
 
     def meta_step(self, batch):
-        f_s, f_q = self._features(batch)
+        *_, f_s, f_q = self._film(batch)
         head = self._adapted_heads(f_s, batch["y_s"], self.inner_steps)[-1]
-        logits = torch.einsum("tqw,tnw->tqn", f_q, head["w"]) + head["b"].unsqueeze(1)
-        loss = F.cross_entropy(logits.flatten(0, 1), batch["y_q"].flatten())
+        loss = F.cross_entropy(self._logits(f_q, head).flatten(0, 1), batch["y_q"].flatten())
         loss.backward()
         return loss.detach()
 
-    def _predictions(self, batch, steps) -> list:
-        """Query predictions (tasks, Q) after 0, 1, ..., ``steps`` steps of the head."""
+    def _run(self, batch, steps) -> tuple:
+        """Eval mode, no meta-gradient: the outputs of :meth:`_film` and the heads after 0..``steps`` steps."""
         self.model.eval()
         with torch.no_grad():
-            f_s, f_q = self._features(batch)
-        heads = self._adapted_heads(f_s, batch["y_s"], steps, first_order=True)
-        return [(torch.einsum("tqw,tnw->tqn", f_q, h["w"]) + h["b"].unsqueeze(1)).argmax(-1).detach() for h in heads]
+            parts = self._film(batch)
+        heads = self._adapted_heads(parts[-2], batch["y_s"], steps, first_order=True)
+        return parts, [{k: v.detach() for k, v in h.items()} for h in heads]
+
+    def stages(self, batch, steps: int = 5) -> dict:
+        """Every stage of the pipeline for a batch of episodes, for inspection (eval mode).
+
+        z (tasks, width), gamma and beta (tasks, width), the FiLM-ed features f_s (tasks, N*K, width) and
+        f_q (tasks, Q, width), the initial head w0 (tasks, N, width) and b0 (tasks, N), the adapted head w and
+        b after ``steps`` steps, and the query predictions (tasks, Q) of both heads.
+        """
+        (z, gamma, beta, f_s, f_q), heads = self._run(batch, steps)
+        first, last = heads[0], heads[-1]
+        return dict(z=z, gamma=gamma[:, 0], beta=beta[:, 0], f_s=f_s, f_q=f_q, w0=first["w"], b0=first["b"],
+                    w=last["w"], b=last["b"], before=self._logits(f_q, first).argmax(-1),
+                    after=self._logits(f_q, last).argmax(-1))
+
+    def _predictions(self, batch, steps) -> list:
+        """Query predictions (tasks, Q) after 0, 1, ..., ``steps`` steps of the head."""
+        (*_, f_q), heads = self._run(batch, steps)
+        return [self._logits(f_q, h).argmax(-1) for h in heads]
 
     def predict(self, batch, steps, episodes=None):
         return self._predictions(batch, steps)[-1]
