@@ -76,13 +76,36 @@ def mean_ci(values) -> tuple[float, float]:
     return float(x.mean()), float(t * x.std(ddof=1) / math.sqrt(len(x)))
 
 
+def bootstrap_ci(values, groups, draws: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Mean of ``values`` and the half-width of its 95% bootstrap interval, resampling whole ``groups``.
+
+    Values (n,) that share a group (e.g. episodes of one held-out speaker) are not independent: drawing the
+    groups with replacement, not the values, gives an interval that counts each group once. Half-width NaN
+    with fewer than 2 groups.
+    """
+    x, g = np.asarray(values, dtype=float), np.asarray(groups)
+    names = np.unique(g)
+    if len(names) < 2:
+        return float(x.mean()), float("nan")
+    sums = np.array([x[g == n].sum() for n in names])
+    counts = np.array([(g == n).sum() for n in names])
+    pick = np.random.default_rng(seed).integers(0, len(names), (draws, len(names)))
+    means = sums[pick].sum(1) / counts[pick].sum(1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(x.mean()), float((high - low) / 2)
+
+
 def chance(corpus, task: str, split: str = "test") -> float:
     """The score of a guess that ignores the audio on ``split``: F1 of "always speech" for VAD; otherwise the
-    accuracy of always answering the training split's most frequent class, or of a uniform guess if higher."""
+    majority class's share of ``split`` (what always answering its most frequent class scores)."""
     test = corpus.split(split)
     if task == "vad":
         speech = float(np.mean(np.concatenate([u.vad for u in test])))
         return 2 * speech / (1 + speech)
-    train = corpus.split("train")
-    majority = max(train.classes(task), key=train.labels(task).count)
-    return max(float(np.mean([y == majority for y in test.labels(task)])), 1 / len(train.classes(task)))
+    return majority_share(test.labels(task))
+
+
+def majority_share(labels) -> float:
+    """The share of the most frequent label in ``labels``: the accuracy of always guessing it."""
+    values, counts = np.unique(np.asarray(labels), return_counts=True)
+    return float(counts.max() / counts.sum())

@@ -3,8 +3,9 @@ import os
 
 import numpy as np
 import pytest
+import torch
 
-from mtlkit.data import corpus, corpus_config, make_corpus
+from mtlkit.data import corpus, corpus_config, generate, load_corpus, make_corpus
 
 
 @pytest.fixture
@@ -16,14 +17,37 @@ def cache(tmp_path, monkeypatch):
 SMALL = dict(speakers=3, utterances_per_speaker=2, held_out_speakers=1)
 
 
-def test_second_call_reads_the_cache_and_gets_the_same_corpus(cache):
-    first = make_corpus("easy", **SMALL)
-    folder = cache / "corpora" / corpus_config("easy", **SMALL).key()
+def _same_corpus(a, b) -> None:
+    """Every field of every utterance, the speakers' factors and the info, exactly (waves sample for sample)."""
+    assert [u.id for u in a] == [u.id for u in b]
+    for u, v in zip(a, b):
+        assert u.wave.dtype == v.wave.dtype == np.float32 and np.array_equal(u.wave, v.wave), u.id
+        assert np.array_equal(u.vad, v.vad), u.id
+        for name in ("path", "speaker", "emotion", "accent", "words", "word_spans", "noise", "rt60", "split"):
+            assert getattr(u, name) == getattr(v, name), (u.id, name)
+        assert u.snr_db == v.snr_db or (np.isnan(u.snr_db) and np.isnan(v.snr_db)), u.id
+    assert a.speakers == b.speakers and a.info == b.info
+
+
+def test_first_run_equals_every_reload(cache, monkeypatch):
+    settings = dict(SMALL, utterances_per_speaker=4, noises=("none", "white", "pink"), reverb=0.5)
+    first = make_corpus("hard", **settings)            # generated: the run a newcomer sees first
+    folder = cache / "corpora" / corpus_config("hard", **settings).key()
     assert folder.is_dir() and first.root == folder
-    second = make_corpus("easy", **SMALL)
+    assert any(0 < u.rt60 for u in first) and any(not np.isnan(u.snr_db) for u in first)   # rounding exercised
+    monkeypatch.setattr(generate, "build_corpus", lambda config: pytest.fail("the second call regenerated"))
+    second = make_corpus("hard", **settings)
     assert second.root == folder
-    assert [u.id for u in first] == [u.id for u in second]
-    assert all(np.abs(u.wave - v.wave).max() <= 1 / 32768 + 1e-7 for u, v in zip(first, second))
+    _same_corpus(first, second)
+    _same_corpus(first, load_corpus(folder))
+    from mtlkit.features import FeatureDataset
+    f1, f2 = FeatureDataset(first, ("vad",)), FeatureDataset(second, ("vad",))
+    assert all(torch.equal(x, y) for x, y in zip(f1.feats, f2.feats))
+
+
+def test_in_memory_corpus_equals_its_saved_copy(cache, tmp_path):
+    built = make_corpus("easy", cache=False, **SMALL)
+    _same_corpus(built, load_corpus(built.save(tmp_path / "copy")))
 
 
 def test_key_changes_with_every_setting():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import shutil
@@ -192,6 +193,14 @@ def _has_label(u: Utterance, task: str) -> bool:
 
 
 _COLUMNS = ("path", "speaker", "emotion", "accent", "words", "word_spans", "noise", "snr_db", "rt60", "split")
+
+
+def pcm16(wave: np.ndarray) -> np.ndarray:
+    """A waveform (n,) float32 exactly as the folder format stores and reloads it (16-bit PCM, read as float32)."""
+    buffer = io.BytesIO()
+    sf.write(buffer, wave, SAMPLE_RATE, subtype="PCM_16", format="WAV")
+    buffer.seek(0)
+    return sf.read(buffer, dtype="float32")[0]
 
 
 def _write_folder(corpus: Corpus, folder: Path) -> None:

@@ -10,12 +10,12 @@ import numpy as np
 
 from ..config import HOP, SAMPLE_RATE, cache_dir, check_choice, pick
 from . import noise as N
-from .corpus import Corpus, Utterance, assign_splits, load_corpus, vad_frames
+from .corpus import Corpus, Utterance, assign_splits, load_corpus, pcm16, vad_frames
 from .espeak import speak_in_fresh_processes
 from .labels import ACCENTS, EMOTIONS, KEYWORDS, NOISES
 from .speakers import sample_speakers
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 """Bump when generation changes, so that cached corpora are rebuilt."""
 
 
@@ -163,8 +163,8 @@ def build_corpus(config: CorpusConfig) -> Corpus:
         by_speaker.setdefault(rec["speaker"], []).append(wave)
     utterances = [_add_conditions(rec, wave, by_speaker, config, rng) for rec, wave in zip(records, clean)]
     utterances = assign_splits(utterances, held_out=config.held_out_speakers, seed=config.seed)
-    info = dict(layout=f"mtlkit generated corpus (preset {config.preset})", config=asdict(config),
-                generator_version=GENERATOR_VERSION, key=config.key())
+    info = json.loads(json.dumps(dict(layout=f"mtlkit generated corpus (preset {config.preset})",
+                                      config=asdict(config), generator_version=GENERATOR_VERSION, key=config.key())))
     return Corpus(utterances, {s.id: s.as_row() for s in speakers}, info)
 
 
@@ -173,11 +173,11 @@ def _add_conditions(rec, wave, by_speaker, config, rng) -> Utterance:
     speech = np.zeros(len(wave), bool)
     for a, b in rec["spans"]:
         speech[a:b] = True
-    rt60 = float(rng.uniform(*config.rt60)) if rng.random() < config.reverb else 0.0
+    rt60 = round(float(rng.uniform(*config.rt60)), 3) if rng.random() < config.reverb else 0.0   # as saved
     if rt60:
         wave = N.reverberate(wave, rt60, rng)
     kind = config.noises[int(rng.integers(len(config.noises)))]
-    snr = float(rng.uniform(*config.snr_db)) if kind != "none" else float("nan")
+    snr = round(float(rng.uniform(*config.snr_db)), 2) if kind != "none" else float("nan")       # as saved
     if kind == "white":
         wave = N.mix_at_snr(wave, N.white_noise(len(wave), rng), snr, speech)
     elif kind == "pink":
@@ -185,7 +185,7 @@ def _add_conditions(rec, wave, by_speaker, config, rng) -> Utterance:
     elif kind == "babble":
         others = [w for spk, waves in by_speaker.items() if spk != rec["speaker"] for w in waves]
         wave = N.mix_at_snr(wave, N.babble_noise(len(wave), others, rng), snr, speech)
-    wave = np.clip(wave, -1.0, 1.0)
+    wave = pcm16(np.clip(wave, -1.0, 1.0))       # what a reload from the cache returns, sample for sample
     sr = SAMPLE_RATE
     return Utterance(id=rec["id"], path=f"wavs/{rec['id']}.wav", speaker=rec["speaker"], wave=wave,
                      emotion=rec["emotion"], accent=rec["accent"], words=rec["words"],

@@ -39,18 +39,35 @@ class Speaker:
         return asdict(self)
 
 
+def balanced_cells(n: int, accents, rng: np.random.Generator) -> list[tuple[str, str]]:
+    """(accent, gender) for ``n`` speakers, drawn so that accent and gender are independent and balanced.
+
+    Speakers come in blocks of 2 x len(accents): each block has every accent once per gender, in a random order.
+    Within any block, accents and genders are spread so that any number of speakers counts each accent, each
+    gender and each (accent, gender) cell within one of the others.
+    """
+    cells = []
+    while len(cells) < n:
+        order, first = rng.permutation(len(accents)), int(rng.integers(2))
+        shift = 1 - len(accents) % 2           # with an even count, position j + len(accents) flips the gender
+        for j in range(2 * len(accents)):
+            gender = ("male", "female")[(first + j + shift * (j // len(accents))) % 2]
+            cells.append((accents[order[j % len(accents)]], gender))
+    return cells[:n]
+
+
 def sample_speakers(n: int, accents, rng: np.random.Generator, prefix: str = "spk") -> list[Speaker]:
-    """Draw ``n`` distinct speakers, alternating gender and cycling through ``accents``."""
+    """Draw ``n`` distinct speakers: accent and gender balanced and independent (:func:`balanced_cells`), the
+    pitch range and formant scale drawn for the gender, breath, roughness, flutter and rate independent of both."""
     for accent in accents:
         check_choice("accent", accent, tuple(ACCENTS))
     speakers = []
-    for i in range(n):
-        female = i % 2 == 1
+    for i, (accent, gender) in enumerate(balanced_cells(n, list(accents), rng)):
+        female = gender == "female"
         low = int(rng.uniform(150, 215) if female else rng.uniform(72, 125))
         span = int(rng.uniform(0.3, 0.9) * low)
         speakers.append(Speaker(
-            id=f"{prefix}{i:03d}", gender="female" if female else "male", accent=accents[i % len(accents)],
-            pitch_low=low, pitch_high=low + span,
+            id=f"{prefix}{i:03d}", gender=gender, accent=accent, pitch_low=low, pitch_high=low + span,
             formant_scale=int(rng.uniform(104, 122) if female else rng.uniform(88, 104)),
             breath=int(rng.choice([0, 0, 10, 20, 35])), roughness=int(rng.integers(0, 4)),
             flutter=int(rng.integers(0, 25)), rate_wpm=int(rng.uniform(140, 200))))

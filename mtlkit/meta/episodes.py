@@ -53,16 +53,21 @@ class EpisodeSampler:
     Features of every utterance are computed once, standardised with the training speakers' statistics and
     padded to the longest utterance: ``feats`` (utterances, frames, n_features), ``lengths`` (utterances,).
     ``held_out`` names the test accents or noise conditions (default: the most frequent accent / condition).
+    ``shuffle_labels`` draws a new class-to-label map for every episode (as learn2learn's
+    ``RemapLabels(shuffle=True)``), so no label means the same class in every task and the support set must
+    be read; ``False`` numbers the classes in sorted order in every episode (0 = angry, ... for emotions),
+    which lets a meta-learner memorise one global classifier (Yin et al. 2020).
     """
 
     def __init__(self, corpus, family: str = "speaker_adaptation", n_way: int = 5, k_shot: int = 5,
-                 queries: int = 3, label: str = "emotion", held_out=None):
+                 queries: int = 3, label: str = "emotion", held_out=None, shuffle_labels: bool = True):
         check_choice("task family", family, FAMILIES)
         check_choice("label", label, ("emotion", "keyword"))
         if n_way < 2 or k_shot < 1 or queries < 1:
             raise ValueError(f"need n_way >= 2, k_shot >= 1 and queries >= 1, got n_way={n_way}, k_shot={k_shot}, "
                              f"queries={queries}")
         self.family, self.n_way, self.k_shot, self.queries = family, n_way, k_shot, queries
+        self.shuffle_labels = shuffle_labels
         self.label = label if family == "speaker_adaptation" else ("speaker" if family == "speaker_id" else "keyword")
         corpus.require(self.label)
         self.corpus = corpus
@@ -132,6 +137,8 @@ class EpisodeSampler:
             task = eligible[int(rng.integers(len(eligible)))]
             chosen = sorted(rng.choice(sorted(by_task[task]), self.n_way, replace=False).tolist())
             pools = {c: by_task[task][c] for c in chosen}
+        if self.shuffle_labels:                            # label y means class chosen[y], new in every episode
+            chosen = [chosen[i] for i in rng.permutation(self.n_way)]
         support, query = [], []
         for c in chosen:
             picked = rng.choice(pools[c], need, replace=False)
@@ -153,6 +160,8 @@ class EpisodeSampler:
         if k_shot < 1 or len(classes) < self.n_way:
             raise ValueError(f"{task!r} has {len(classes)} {self.label} classes with more than k_shot={k_shot} "
                              f"utterances; the model needs n_way={self.n_way}: lower k_shot (>= 1)")
+        if self.shuffle_labels:
+            classes = [classes[i] for i in rng.permutation(self.n_way)]
         support, query, query_y = [], [], []
         for y, c in enumerate(classes):
             picked = rng.permutation(members[labels == c])

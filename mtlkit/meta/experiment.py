@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..config import pick
-from ..metrics import mean_ci
+from ..metrics import bootstrap_ci, mean_ci
 from .episodes import EpisodeSampler
 from .methods import make_method
 
@@ -23,7 +23,10 @@ def evaluate(method, sampler, tasks: int = 100, steps: int = 5, seed: int = 1234
     """Query accuracy over ``tasks`` test episodes (the same episodes for every method with the same seed).
 
     Returns ``curve`` (mean accuracy after 0..steps adaptation steps), ``accuracy`` (mean and 95% interval
-    after the last step) and ``per_task`` (final accuracy of each episode).
+    after the last step), ``interval`` (what the interval is over), ``per_task`` (final accuracy of each
+    episode) and ``task`` (the held-out speaker / accent / condition of each episode). Episodes of one held-out
+    speaker are not independent: the interval is a bootstrap over held-out speakers (:func:`bootstrap_ci`);
+    with a single held-out accent or condition it is a t-interval over episodes, which ignores that.
     """
     if steps < 0 or tasks < 1:
         raise ValueError(f"need steps >= 0 and tasks >= 1, got steps={steps}, tasks={tasks}")
@@ -31,18 +34,25 @@ def evaluate(method, sampler, tasks: int = 100, steps: int = 5, seed: int = 1234
     episodes = [sampler.sample("test", rng) for _ in range(tasks)]
     curves = [method.curve(sampler.tensors(episodes[i:i + chunk]), steps, episodes[i:i + chunk])
               for i in range(0, tasks, chunk)]
-    curve = torch.cat(curves).numpy()
-    return dict(curve=curve.mean(0).tolist(), accuracy=mean_ci(curve[:, -1]), per_task=curve[:, -1].tolist())
+    curve = torch.cat(curves).cpu().numpy()
+    final, names = curve[:, -1], [e.task for e in episodes]
+    if len(set(names)) >= 2:
+        accuracy, interval = bootstrap_ci(final, names, seed=seed), f"bootstrap over {len(set(names))} held-out tasks"
+    else:
+        accuracy, interval = mean_ci(final), f"t-interval over {tasks} episodes of one held-out task"
+    return dict(curve=curve.mean(0).tolist(), accuracy=accuracy, interval=interval, per_task=final.tolist(),
+                task=names)
 
 
 def meta_compare(corpus, family: str = "speaker_adaptation", methods=DEFAULT_METHODS, shots=(1, 5), steps: int = 5,
                  meta_steps: int | None = None, meta_batch: int = 16, tasks: int = 100, n_way: int = 5,
                  queries: int = 3, label: str = "emotion", seed: int = 0, out=None, progress: bool = True,
-                 **method_options) -> list:
+                 shuffle_labels: bool = True, **method_options) -> list:
     """Meta-train every method for every K in ``shots`` and evaluate it on ``tasks`` held-out episodes.
 
     A record: method, family, n_way, k_shot, steps, accuracy (mean, 95% half-width), curve (after each inner
-    step), meta_train_seconds. With ``out`` (a folder), writes results.json and results.png there.
+    step), interval, meta_train_seconds. ``shuffle_labels`` goes to :class:`EpisodeSampler`. With ``out`` (a
+    folder), writes results.json and results.png there.
     Introduced in notebooks/06_maml_fast_adaptation.ipynb.
     """
     meta_steps = pick(300, 60) if meta_steps is None else meta_steps
@@ -50,7 +60,8 @@ def meta_compare(corpus, family: str = "speaker_adaptation", methods=DEFAULT_MET
         raise ValueError(f"steps={steps}: fast adaptation needs at least one inner step")
     records = []
     for k in shots:
-        sampler = EpisodeSampler(corpus, family, n_way=n_way, k_shot=k, queries=queries, label=label)
+        sampler = EpisodeSampler(corpus, family, n_way=n_way, k_shot=k, queries=queries, label=label,
+                                 shuffle_labels=shuffle_labels)
         for name in methods:
             method = make_method(name, sampler, seed=seed, **method_options)
             start = time.perf_counter()
@@ -59,8 +70,9 @@ def meta_compare(corpus, family: str = "speaker_adaptation", methods=DEFAULT_MET
             result = evaluate(method, sampler, tasks=tasks, steps=steps, seed=seed + 1234)
             records.append(dict(method=name, family=family, n_way=n_way, k_shot=k, steps=steps, tasks=tasks,
                                 meta_steps=meta_steps if method.meta_trained else 0, meta_batch=meta_batch,
-                                accuracy=result["accuracy"], curve=result["curve"], meta_train_seconds=seconds,
-                                inner_lr=method.inner_lr, chance=1 / n_way))
+                                accuracy=result["accuracy"], interval=result["interval"], curve=result["curve"],
+                                meta_train_seconds=seconds, inner_lr=method.inner_lr, chance=1 / n_way,
+                                shuffle_labels=shuffle_labels))
             if progress:
                 m, h = result["accuracy"]
                 print(f"{family} {n_way}-way {k}-shot {name:<15} {m:.3f} ± {h:.3f}  ({seconds:.0f} s meta-training)",
