@@ -36,7 +36,9 @@ class NashMTL(Weighting):
     the gains is maximised (the Nash bargaining solution). alpha's scale is fixed by the equation, so for
     orthogonal gradients alpha_i = 1 / ||g_i||. A task with a zero gradient cannot bargain: it gets alpha_i = 0.
     Exactly opposite gradients have no solution: a tiny ridge on G G^T keeps alpha finite (but huge) and d = 0.
-    Weights recorded: alpha.
+    Weights recorded: alpha. The official code divides G G^T by its Frobenius norm before solving (its alpha is
+    ||G G^T||_F^(1/2) times this one) and clips the shared gradient to norm ``max_norm`` = 1; this class does neither
+    (under Adam the scale barely matters). Granularity: the paper combines gradients of the shared parameters.
 
     Introduced in notebooks/04_loss_weighting.ipynb.
     """
