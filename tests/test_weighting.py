@@ -43,6 +43,17 @@ def test_uncertainty_loss_and_its_gradient_match_the_hand_formula():
     assert list(weighting.parameters()) == [weighting.log_var]
 
 
+def test_uncertainty_weights_settle_at_one_over_the_loss_for_fixed_losses():
+    weighting = make_weighting("uncertainty", TASKS, lr=0.05)
+    optimizer = torch.optim.Adam(weighting.parameters(), lr=weighting.lr)
+    L = torch.tensor([0.2, 1.0, 6.0])                          # d/ds (exp(-s) L + s) = 0  <=>  exp(-s) = 1 / L
+    for _ in range(1500):
+        optimizer.zero_grad()
+        weighting(L).loss.backward()
+        optimizer.step()
+    assert weighting(L).weights.tolist() == pytest.approx((1 / L).tolist(), rel=0.02)
+
+
 def test_dwa_is_equal_for_two_epochs_then_follows_the_loss_ratios():
     weighting = make_weighting("dwa", TASKS, temp=2.0)
     losses = torch.ones(3)
@@ -376,3 +387,93 @@ def test_unknown_names_options_and_tasks_are_clear_errors():
         make_weighting("mgda", TASKS, normalize="max")
     with pytest.raises(ValueError, match="needs grads"):
         make_weighting("pcgrad", TASKS)(torch.ones(3))
+
+
+# ------------------------------------------------------------------------- granularity: representation or parameters
+
+def _model_and_batch(sharing, seed=0):
+    from mtlkit.models import MultiTaskModel
+
+    torch.manual_seed(seed)
+    model = MultiTaskModel({"vad": 2, "speaker": 3, "emotion": 4}, sharing=sharing, n_features=8, width=8, dropout=0.0)
+    gen = torch.Generator().manual_seed(seed)
+    batch = dict(feats=torch.randn(6, 12, 8, generator=gen), lengths=torch.tensor([12, 12, 10, 9, 12, 7]),
+                 vad=torch.randint(0, 2, (6, 12), generator=gen), speaker=torch.randint(0, 3, (6,), generator=gen),
+                 emotion=torch.randint(0, 4, (6,), generator=gen))
+    return model, batch
+
+
+def _step(model, name, batch, grad_on, diagnose=False, **options):
+    """One train_step with a zero learning rate: the gradients are left in .grad and the parameters unchanged."""
+    from mtlkit.train import train_step
+
+    weigher = make_weighting(name, TASKS, **options)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    torch.manual_seed(7)                                       # the same dropout masks in every forward
+    return train_step(model, weigher, optimizer, batch, TASKS, diagnose=diagnose, grad_on=grad_on)
+
+
+def _independent_task_grads(model, batch):
+    """(T, P): each task loss's gradient on the shared encoder's parameters, by torch.autograd.grad on a fresh forward."""
+    from mtlkit.train import task_loss
+
+    torch.manual_seed(7)
+    out = model.train()(batch["feats"], batch["lengths"])
+    rows = []
+    for t in TASKS:
+        loss = task_loss(t, out.logits[t], batch[t])
+        grads = torch.autograd.grad(loss, model.shared_parameters(), retain_graph=True, allow_unused=True)
+        rows.append(torch.cat([(g if g is not None else torch.zeros_like(p)).flatten()
+                               for g, p in zip(grads, model.shared_parameters())]))
+    return torch.stack(rows)
+
+
+def _encoder_grad(model):
+    return torch.cat([p.grad.flatten() for p in model.shared_parameters()])
+
+
+def test_hierarchical_tasks_conflict_on_parameters_but_look_orthogonal_on_the_representation():
+    model, batch = _model_and_batch("hierarchical")          # vad reads the cnn, speaker and emotion lstm2
+    cos_rep = _step(model, "equal", batch, "representation", diagnose=True)[2]
+    cos_par = _step(model, "equal", batch, "parameters", diagnose=True)[2]
+    assert cos_rep[0, 1] == 0 and cos_rep[0, 2] == 0         # disjoint supports: exactly 0, whatever the tasks do
+    assert (cos_par[~torch.eye(3, dtype=torch.bool)].abs() > 1e-3).all()   # every pair: a real, nonzero cosine
+    G = _independent_task_grads(model, batch)
+    unit = G / G.norm(dim=1, keepdim=True)
+    assert torch.allclose(cos_par, unit @ unit.T, atol=1e-5)
+
+
+def test_mgda_on_parameters_writes_w_times_the_task_gradients_into_the_encoder():
+    model, batch = _model_and_batch("hierarchical", seed=1)
+    _, combo, _ = _step(model, "mgda", batch, "parameters")
+    G = _independent_task_grads(model, batch)
+    expected = combo.weights.float() @ G
+    assert torch.allclose(_encoder_grad(model), expected, rtol=1e-4, atol=1e-6 * expected.abs().max())
+    w = combo.weights.double() / 3                             # and w is the min-norm point of these G (KKT)
+    d = w @ G.double()
+    assert ((G.double() @ d) >= (d @ d) * (1 - 1e-4)).all() and w.sum().item() == pytest.approx(1.0)
+
+
+def test_pcgrad_on_parameters_without_conflict_is_exactly_the_equal_weighting_step():
+    for seed in range(20):                                     # find a batch whose task gradients do not conflict
+        model, batch = _model_and_batch("hard", seed=seed)
+        G = _independent_task_grads(model, batch)
+        if ((G @ G.T) > 0).all():
+            break
+    else:
+        pytest.fail("no batch without conflict among 20 seeds")
+    _step(model, "equal", batch, "parameters")
+    equal = {name: p.grad.clone() for name, p in model.named_parameters()}
+    _, combo, _ = _step(model, "pcgrad", batch, "parameters", seed=0)
+    assert combo.weights.tolist() == [1.0, 1.0, 1.0]
+    for name, p in model.named_parameters():                   # the encoder and every head
+        assert torch.allclose(p.grad, equal[name], rtol=1e-5, atol=1e-7), name
+
+
+def test_pcgrad_on_parameters_projects_the_conflicting_task_gradients():
+    model, batch = _model_and_batch("hierarchical", seed=2)
+    _, combo, _ = _step(model, "pcgrad", batch, "parameters", seed=0)
+    G = _independent_task_grads(model, batch).double()
+    assert torch.allclose(_encoder_grad(model).double(), combo.weights.double() @ G, rtol=1e-4, atol=1e-7)
+    assert torch.allclose(combo.weights.double(), make_weighting("pcgrad", TASKS, seed=0)(torch.ones(3), G).weights,
+                          atol=1e-4)

@@ -50,16 +50,20 @@ class CAGrad(Weighting):
     dual optimum has g_w = 0 (0 lies in the gradients' hull and c is large enough), the best worst-task gain is 0,
     every d in the ball with g_i . d >= 0 for all i attains it, and the formula is undefined: d is then the one
     nearest g0, g0 + sum_i mu_i g_i with mu >= 0 (g0 itself when no task loses along g0). Both candidates are
-    computed and the one with the larger min_i g_i . d is kept, so CAGrad never does worse on its own objective than
-    g0 (on a tie the latter is kept). Weights recorded: 1/T + (c ||g0|| / ||g_w||) w_i (or 1/T + mu_i), so direction = weights @ grads; equal
-    weighting is 1/T each, as in the paper. The official code also divides d by 1 + c^2 by default (rescale=1);
-    this class does not (under Adam the scale barely matters). Granularity: the paper combines gradients of the
-    shared parameters (see ``grad_on``).
+    computed and the one with the larger min_i g_i . d is kept (the latter on a tie), so CAGrad never does worse on
+    its own objective than g0. Weights recorded: 1/T + (c ||g0|| / ||g_w||) w_i (or 1/T + mu_i), so direction =
+    weights @ grads; equal weighting is 1/T each, as in the paper. The official code also divides d by 1 + c^2 by
+    default (rescale=1); this class does not (under Adam the scale barely matters).
+    Granularity: the paper combines gradients of the shared parameters; the default here is the representation
+    (``grad_on``), because per-task parameter gradients cost one encoder backward per task (about 3x an equal step
+    for 4 tasks, over the 1.5x budget of benchmarks/bench_weighting.py); ``fit(grad_on='parameters')`` gives the
+    paper's version.
 
     Introduced in notebooks/04_loss_weighting.ipynb.
     """
 
     needs_grads = True
+    grad_on = "representation"
 
     def __init__(self, tasks: list[str], c: float = 0.5):
         super().__init__(tasks)
