@@ -12,7 +12,7 @@ Two families share it:
 Where the gradients are taken (``grad_on``; each class states its default, which ``fit(grad_on=...)`` overrides):
 'representation', the shared encoder's output (MGDA-UB and IMTL-G are defined so; it costs one backward through
 the heads per task), or 'parameters', the shared encoder's weights (PCGrad, CAGrad, Nash-MTL and GradNorm are
-defined so; it costs one backward through the encoder per task, about 3x an equal step for 4 tasks, so their
+defined so; it costs one backward through the encoder per task, 2-3x an equal step for 4 tasks, so their
 default stays 'representation'). LibMTL refuses PCGrad, CAGrad and Nash-MTL on the representation
 (``rep_grad=True``).
 

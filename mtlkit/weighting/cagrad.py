@@ -55,7 +55,7 @@ class CAGrad(Weighting):
     weights @ grads; equal weighting is 1/T each, as in the paper. The official code also divides d by 1 + c^2 by
     default (rescale=1); this class does not (under Adam the scale barely matters).
     Granularity: the paper combines gradients of the shared parameters; the default here is the representation
-    (``grad_on``), because per-task parameter gradients cost one encoder backward per task (about 3x an equal step
+    (``grad_on``), because per-task parameter gradients cost one encoder backward per task (2-3x an equal step
     for 4 tasks, over the 1.5x budget of benchmarks/bench_weighting.py); ``fit(grad_on='parameters')`` gives the
     paper's version.
 

@@ -40,7 +40,7 @@ class NashMTL(Weighting):
     ||G G^T||_F^(1/2) times this one) and clips the shared gradient to norm ``max_norm`` = 1; this class does neither
     (under Adam the scale barely matters).
     Granularity: the paper combines gradients of the shared parameters; the default here is the representation
-    (``grad_on``), because per-task parameter gradients cost one encoder backward per task (about 3x an equal step
+    (``grad_on``), because per-task parameter gradients cost one encoder backward per task (2-3x an equal step
     for 4 tasks, over the 1.5x budget of benchmarks/bench_weighting.py); ``fit(grad_on='parameters')`` gives the
     paper's version.
 

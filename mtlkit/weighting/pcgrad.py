@@ -14,7 +14,7 @@ class PCGrad(Weighting):
     is removed by g_i' <- g_i' - (g_i' . g_j / ||g_j||^2) g_j. Each g_i' is a combination of the original g_k, so
     the direction is sum_k w_k g_k: those effective weights w (T,) are recorded; no conflict gives w_k = 1.
     Granularity: the paper combines gradients of the shared parameters; the default here is the representation
-    (``grad_on``), because per-task parameter gradients cost one encoder backward per task (about 3x an equal step
+    (``grad_on``), because per-task parameter gradients cost one encoder backward per task (2-3x an equal step
     for 4 tasks, over the 1.5x budget of benchmarks/bench_weighting.py); ``fit(grad_on='parameters')`` gives the
     paper's version.
 
