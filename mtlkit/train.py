@@ -16,7 +16,7 @@ from .config import check_choice, pick
 from .features import IGNORE, FeatureDataset, collate
 from .metrics import confusion, task_metrics
 from .models import FRAME_TASKS, MultiTaskModel
-from .weighting import WEIGHTINGS, make_weighting
+from .weighting import GRAD_ON, WEIGHTINGS, make_weighting
 
 TASK_ORDER = ("vad", "speaker", "emotion", "keyword", "accent")
 """Every task the trainer knows, in the order results list them."""
@@ -110,7 +110,7 @@ def evaluate(model: MultiTaskModel, dataset, batch_size: int = 64) -> tuple[dict
 
 
 def _task_grads(losses: torch.Tensor, leaves: list) -> torch.Tensor:
-    """(T, D): gradient of each task loss on the shared representation, flattened."""
+    """(T, D): gradient of each task loss on ``leaves`` (the shared representation or parameters), flattened."""
     rows = []
     for loss in losses:
         grads = torch.autograd.grad(loss, leaves, retain_graph=True, allow_unused=True)
@@ -128,13 +128,17 @@ def fit(corpus, tasks=("vad", "speaker", "emotion", "keyword"), sharing: str = "
         epochs: int | None = None, lr: float = 5e-3, batch_size: int = 32, seed: int = 0,
         label_fraction: dict | None = None, adversary: str | None = None, adversary_strength: float = 1.0,
         weighting_options: dict | None = None, model_options: dict | None = None, eval_split: str = "test",
-        diagnose_every: int = 5, progress=True, device: str | None = None) -> History:
+        diagnose_every: int = 5, progress=True, device: str | None = None, grad_on: str | None = None) -> History:
     """Train a multi-task model on the corpus's 'train' split and evaluate it on ``eval_split``.
 
     ``adversary='speaker'`` adds a gradient-reversal speaker classifier on the emotion branch (strength
     ``adversary_strength``). ``progress`` is True (a tqdm bar), False, or a function called as
     ``progress(done_steps, total_steps)`` (the widgets' progress bars). The trained model and the feature
     scaling are attached as ``history.model`` and ``history.stats`` (not serialised; see :func:`features_for`).
+    ``grad_on`` is where task gradients are taken, for gradient-based weightings and for the diagnostics
+    (``history.cosines``): 'representation' (the shared encoder's output) or 'parameters' (the shared encoder's
+    weights). None means the weighting's own ``grad_on`` ('parameters' for the diagnostics of weight-based
+    methods under hierarchical sharing, whose tasks read different layers); ``history.config`` records it.
     Introduced in notebooks/01_single_task_baselines.ipynb.
     """
     tasks = list(tasks)
@@ -173,16 +177,34 @@ def fit(corpus, tasks=("vad", "speaker", "emotion", "keyword"), sharing: str = "
     has_shared = bool(model.shared_parameters())
     if weigher.needs_grads and not has_shared:
         raise ValueError(f"weighting {weighting!r} combines task gradients on a shared encoder, and sharing "
-                         f"{sharing!r} has none; use it with hard, hierarchical, gated or layer_attention")
-    optimizer = torch.optim.Adam(list(model.parameters()) + list(weigher.parameters()), lr=lr)
+                         f"{sharing!r} has none; use it with hard, gated or layer_attention (or hierarchical "
+                         f"with grad_on='parameters')")
+    if grad_on is None:
+        hierarchical_diagnostics = sharing == "hierarchical" and not weigher.needs_grads
+        grad_on = "parameters" if hierarchical_diagnostics else weigher.grad_on
+    check_choice("grad_on", grad_on, GRAD_ON)
+    if weigher.needs_grads and sharing == "hierarchical" and grad_on == "representation":
+        raise ValueError(f"weighting {weighting!r} cannot combine gradients on the representation with hierarchical "
+                         f"sharing: tasks read different layers, so their gradients there have disjoint support "
+                         f"(cosine exactly 0); pass grad_on='parameters'")
+    groups = [dict(params=list(model.parameters()), lr=lr)]
+    weighting_lr = getattr(weigher, "lr", lr)
+    if list(weigher.parameters()):                  # e.g. uncertainty's log-variances: their own constant lr
+        groups.append(dict(params=list(weigher.parameters()), lr=weighting_lr))
+    optimizer = torch.optim.Adam(groups)
     steps_per_epoch = -(-len(train) // batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch,
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[g["lr"] for g in groups],
+                                                   total_steps=epochs * steps_per_epoch,
                                                    pct_start=0.2)     # warm up, then anneal: fast from scratch
+    for group in optimizer.param_groups[1:]:        # OneCycle moves each group between these: equal keeps it constant
+        group.update(initial_lr=weighting_lr, max_lr=weighting_lr, min_lr=weighting_lr, lr=weighting_lr,
+                     base_momentum=0.9, max_momentum=0.9, betas=(0.9, 0.999))
     history = History(config=dict(tasks=tasks, sharing=sharing, weighting=weighting, epochs=epochs, lr=lr,
                                   batch_size=batch_size, seed=seed, label_fraction=label_fraction or {},
                                   adversary=adversary, adversary_strength=adversary_strength,
                                   weighting_options=weighting_options or {}, model_options=model_options or {},
-                                  eval_split=eval_split, corpus=corpus.info.get("key", str(corpus.root))),
+                                  eval_split=eval_split, corpus=corpus.info.get("key", str(corpus.root)),
+                                  grad_on=grad_on),
                       classes={t: list(v) for t, v in classes.items() if t in tasks},
                       n_parameters=sum(p.numel() for p in model.parameters()))
     generator = torch.Generator().manual_seed(seed)
@@ -194,7 +216,7 @@ def fit(corpus, tasks=("vad", "speaker", "emotion", "keyword"), sharing: str = "
         for batch in batches(train, batch_size, generator):
             batch = {k: v.to(device) for k, v in batch.items()}
             diagnose = has_shared and len(tasks) > 1 and step % diagnose_every == 0
-            losses, combo, cos = train_step(model, weigher, optimizer, batch, tasks, diagnose, step, epoch)
+            losses, combo, cos = train_step(model, weigher, optimizer, batch, tasks, diagnose, step, epoch, grad_on)
             schedule.step()
             if cos is not None:
                 history.cosines.append(dict(step=step, matrix=cos.tolist()))
@@ -228,29 +250,32 @@ def features_for(history: History, corpus) -> FeatureDataset:
 
 
 def train_step(model: MultiTaskModel, weigher, optimizer, batch: dict, tasks: list, diagnose: bool = False,
-               step: int = 0, epoch: int = 0):
+               step: int = 0, epoch: int = 0, grad_on: str = "representation"):
     """One optimisation step: (losses (T,), the weighting's Combination, cosines (T, T) or None).
 
     Weight-based methods backpropagate sum_i w_i L_i. Gradient-based ones get each task's gradient on the
-    shared representation (heads read detached copies of it), and the encoder receives their combined
-    direction while each head receives its own unweighted gradient.
+    shared representation (``grad_on='representation'``: heads read detached copies of it) or on the shared
+    encoder's parameters (``grad_on='parameters'``); the encoder receives their combined direction while each
+    head receives its own unweighted gradient. The cosines are taken on the same gradients.
     """
     has_shared = bool(model.shared_parameters())
+    split = has_shared and grad_on == "representation"
     model.train()
-    out = model(batch["feats"], batch["lengths"], split_shared=has_shared)
+    out = model(batch["feats"], batch["lengths"], split_shared=split)
     losses = torch.stack([task_loss(t, out.logits[t], batch[t]) for t in tasks])
     for i, t in enumerate(tasks):
         if not torch.isfinite(losses[i]):
             raise FloatingPointError(f"loss of task {t!r} is {losses[i].item()} at step {step} (epoch {epoch}); "
                                      f"try a smaller lr")
-    grads = _task_grads(losses, out.shared_leaves) if has_shared and (weigher.needs_grads or diagnose) else None
+    shared = out.shared_leaves if split else model.shared_parameters()
+    grads = _task_grads(losses, shared) if has_shared and (weigher.needs_grads or diagnose) else None
     combo = weigher(losses, grads if weigher.needs_grads else None)
     optimizer.zero_grad()
     extra = model.penalty().to(losses.device)
     if out.adversary is not None:
         extra = extra + F.cross_entropy(out.adversary, batch["speaker"])
     if not weigher.needs_grads:
-        (combo.loss + extra).backward()             # heads get w_i dL_i; the shared leaves collect sum_i w_i g_i
+        (combo.loss + extra).backward()             # heads get w_i dL_i; the shared tensors collect sum_i w_i g_i
     else:
         own = [p for name, p in model.named_parameters() if not name.startswith(("encoder.", "adversary."))]
         losses.sum().backward(inputs=own, retain_graph=True)   # heads, gates, layer weights: their own gradient
@@ -258,15 +283,15 @@ def train_step(model: MultiTaskModel, weigher, optimizer, batch: dict, tasks: li
             extra.backward(retain_graph=True)
         if combo.loss is not None and any(p.requires_grad for p in weigher.parameters()):
             combo.loss.backward(inputs=list(weigher.parameters()), retain_graph=True)
-        _add_to_leaves(out.shared_leaves, combo.direction if combo.direction is not None else combo.weights @ grads)
-    if has_shared:
+        _add_to_leaves(shared, combo.direction if combo.direction is not None else combo.weights @ grads)
+    if split:
         torch.autograd.backward(out.shared, [leaf.grad for leaf in out.shared_leaves])
     optimizer.step()
     return losses.detach(), combo, (_cosines(grads) if diagnose else None)
 
 
 def _add_to_leaves(leaves: list, direction: torch.Tensor) -> None:
-    """Add a flat (D,) gradient to the shared leaves' .grad, split back into their shapes."""
+    """Add a flat (D,) gradient to the .grad of ``leaves`` (shared tensors or parameters), split into their shapes."""
     offset = 0
     for leaf in leaves:
         n = leaf.numel()

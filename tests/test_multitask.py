@@ -153,16 +153,31 @@ def test_fit_records_plain_data_that_round_trips(tiny_corpus, tmp_path):
     assert again.test == history.test and again.step_weights == history.step_weights      # seeded on CPU
 
 
+def test_uncertainty_log_variances_have_their_own_constant_learning_rate(tiny_corpus):
+    # the model's Adam (lr 5e-3, OneCycle) could move s by at most ~steps * 5e-3; the own group (lr 0.2) moves it more
+    history = fit(tiny_corpus, tasks=["vad", "speaker"], weighting="uncertainty", epochs=2, progress=False,
+                  weighting_options=dict(lr=0.2), model_options=dict(width=16), diagnose_every=1000)
+    steps = len(history.step_weights)
+    s = -torch.log(torch.tensor(history.step_weights[-1]))
+    assert s.abs().max() > 3 * steps * 5e-3
+    assert history.step_weights[-1][1] < history.step_weights[-1][0]     # speaker's loss is the larger: less weight
+
+
 @pytest.mark.parametrize("weighting", ["pcgrad", "mgda", "gradnorm"])
-def test_gradient_based_weightings_train_through_the_shared_representation(tiny_corpus, weighting):
+def test_gradient_based_weightings_train_on_the_shared_parameters_of_a_hierarchical_encoder(tiny_corpus, weighting):
     history = fit(tiny_corpus, tasks=["vad", "speaker"], sharing="hierarchical", weighting=weighting, epochs=1,
-                  progress=False, model_options=dict(width=16))
+                  progress=False, model_options=dict(width=16), grad_on="parameters", diagnose_every=1)
     assert all(np.isfinite(w).all() for w in history.step_weights) and history.test["vad"]["accuracy"] > 0
+    assert history.config["grad_on"] == "parameters" and 0 < abs(history.cosines[0]["matrix"][0][1]) < 1
 
 
 def test_fit_errors_name_the_problem(tiny_corpus, tmp_path):
     with pytest.raises(ValueError, match="weighting 'pcgrad' combines task gradients on a shared encoder"):
         fit(tiny_corpus, tasks=["vad", "speaker"], sharing="separate", weighting="pcgrad", epochs=1, progress=False)
+    with pytest.raises(ValueError, match="disjoint support.*pass grad_on='parameters'"):
+        fit(tiny_corpus, tasks=["vad", "speaker"], sharing="hierarchical", weighting="mgda", epochs=1, progress=False)
+    with pytest.raises(ValueError, match="unknown grad_on 'params'.*representation, parameters"):
+        fit(tiny_corpus, tasks=["vad", "speaker"], weighting="mgda", epochs=1, progress=False, grad_on="params")
     with pytest.raises(ValueError, match="unknown weighting 'nash'.*equal, fixed"):
         fit(tiny_corpus, weighting="nash", epochs=1, progress=False)
     with pytest.raises(ValueError, match="unknown task 'gender'"):

@@ -43,6 +43,17 @@ def test_uncertainty_loss_and_its_gradient_match_the_hand_formula():
     assert list(weighting.parameters()) == [weighting.log_var]
 
 
+def test_uncertainty_weights_settle_at_one_over_the_loss_for_fixed_losses():
+    weighting = make_weighting("uncertainty", TASKS, lr=0.05)
+    optimizer = torch.optim.Adam(weighting.parameters(), lr=weighting.lr)
+    L = torch.tensor([0.2, 1.0, 6.0])                          # d/ds (exp(-s) L + s) = 0  <=>  exp(-s) = 1 / L
+    for _ in range(1500):
+        optimizer.zero_grad()
+        weighting(L).loss.backward()
+        optimizer.step()
+    assert weighting(L).weights.tolist() == pytest.approx((1 / L).tolist(), rel=0.02)
+
+
 def test_dwa_is_equal_for_two_epochs_then_follows_the_loss_ratios():
     weighting = make_weighting("dwa", TASKS, temp=2.0)
     losses = torch.ones(3)
@@ -153,13 +164,86 @@ def test_mgda_three_tasks_is_no_longer_than_any_convex_combination_on_a_grid(see
     assert ((g @ d) >= d @ d - 1e-9).all()
 
 
-def test_mgda_l2_normalisation_solves_on_unit_gradients_and_applies_to_raw_ones():
+def test_mgda_l2_normalisation_is_the_min_norm_point_of_the_unit_gradients():
     g = _grads(3, T=3, D=5)
+    norms = torch.tensor([[5.0], [0.1], [2.0]], dtype=torch.float64)
     units = g / g.norm(dim=1, keepdim=True)
-    scaled = make_weighting("mgda", TASKS, normalize="l2")(torch.ones(3), g * torch.tensor([[5.0], [0.1], [2.0]]))
+    scaled = make_weighting("mgda", TASKS, normalize="l2")(torch.ones(3), units * norms)
     plain = make_weighting("mgda", TASKS)(torch.ones(3), units)
-    assert torch.allclose(scaled.weights, plain.weights, atol=1e-9)
-    assert torch.allclose(scaled.direction, scaled.weights @ (g * torch.tensor([[5.0], [0.1], [2.0]])))
+    assert torch.allclose(scaled.direction, plain.direction, atol=1e-12)     # the scales of the g_i do not matter
+    assert torch.allclose(scaled.weights, plain.weights / norms[:, 0], atol=1e-12)
+    assert torch.allclose(scaled.direction, scaled.weights @ (units * norms), atol=1e-12)
+
+
+# The min-norm point and CAGrad on hard inputs: T = 2..6, gradients in R^8 (float64).
+KINDS = ("random", "conflicting", "nearly_opposed", "extreme_norms", "duplicated")
+
+
+def _hard_grads(kind, T, seed=0):
+    gen = torch.Generator().manual_seed(100 * T + KINDS.index(kind) + seed)
+    g = torch.randn(T, 8, generator=gen, dtype=torch.float64)
+    if kind == "conflicting":                          # pulled apart: many pairs with negative cosine
+        g = g - 1.2 * g.mean(0)
+    if kind == "nearly_opposed":                       # 0 is almost in the hull: the last one nearly cancels the rest
+        g[-1] = -3 * torch.rand(T - 1, generator=gen, dtype=torch.float64) @ g[:-1] + 1e-7 * g[-1]
+    if kind == "extreme_norms":                        # norms spanning 1e-4 .. 1e4
+        g = g / g.norm(dim=1, keepdim=True) * torch.logspace(-4, 4, T, dtype=torch.float64)[:, None]
+    if kind == "duplicated":                           # two identical tasks and a zero gradient
+        g[1] = g[0]
+        g[-1] = 0 if T > 2 else g[-1]
+    return g
+
+
+def _min_norm_reference(g, steps=20000):
+    """An independent reference: accelerated projected gradient on the simplex, float64, run to convergence."""
+    M = g @ g.T
+    step = 1 / (2 * torch.linalg.eigvalsh(M).max())
+    w = y = torch.full((len(g),), 1 / len(g), dtype=torch.float64)
+    for k in range(steps):
+        z = y - step * 2 * M @ y
+        u, _ = torch.sort(z, descending=True)              # Euclidean projection onto the simplex
+        css = u.cumsum(0) - 1
+        rho = int((u - css / torch.arange(1, len(u) + 1) > 0).nonzero().max())
+        w_next = (z - css[rho] / (rho + 1)).clamp_min(0)
+        y = w_next + k / (k + 3) * (w_next - w)
+        w = w_next
+    return w
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("T", range(2, 7))
+def test_mgda_satisfies_the_kkt_conditions_of_the_min_norm_point(kind, T):
+    g = _hard_grads(kind, T)
+    out = make_weighting("mgda", [f"t{i}" for i in range(T)])(torch.ones(T), g)
+    w = out.weights / T
+    assert (w >= 0).all() and w.sum().item() == pytest.approx(1.0, abs=1e-12)
+    d = w @ g
+    slack = g @ d - d @ d                                    # >= 0 for every task, = 0 where w_i > 0
+    tol = 1e-7 * g.norm(dim=1) * d.norm() + 1e-300
+    assert (slack >= -tol).all(), (slack / tol).tolist()
+    assert (slack[w > 1e-6].abs() <= tol[w > 1e-6]).all(), (slack / tol).tolist()
+
+
+@pytest.mark.parametrize("kind", ["random", "conflicting"])
+@pytest.mark.parametrize("T", range(2, 7))
+def test_mgda_agrees_with_a_projected_gradient_reference(kind, T):
+    g = _hard_grads(kind, T, seed=1)
+    d = make_weighting("mgda", [f"t{i}" for i in range(T)])(torch.ones(T), g).direction / T
+    reference = _min_norm_reference(g) @ g
+    assert d.norm() <= reference.norm() * (1 + 1e-9)         # never longer than the reference
+    assert (d - reference).norm() <= 1e-5 * g.norm(dim=1).max()
+
+
+@pytest.mark.parametrize("normalize", ["none", "l2", "loss", "loss+"])
+@pytest.mark.parametrize("kind", KINDS[:4])
+@pytest.mark.parametrize("T", range(2, 7))
+def test_mgda_with_every_normalisation_lowers_every_loss_to_first_order(normalize, kind, T):
+    g = _hard_grads(kind, T, seed=2)
+    losses = torch.logspace(-2, 1, T)                        # the 'loss' normalisations divide by these
+    out = make_weighting("mgda", [f"t{i}" for i in range(T)], normalize=normalize)(losses, g)
+    gains = g @ out.direction                                # first-order decrease of each loss along -direction
+    rounding = 1e-12 * g.norm(dim=1) * (out.weights.abs() @ g.norm(dim=1))     # d is a sum with cancellation
+    assert (gains >= -rounding).all(), gains.tolist()
 
 
 def test_cagrad_with_c_zero_is_the_mean_gradient():
@@ -181,6 +265,44 @@ def test_cagrad_improves_the_worst_task_over_the_mean_and_is_optimal_in_its_ball
     ball = g0 + radius * torch.stack([angles.cos(), angles.sin()], 1)  # the worst-case optimum lies on the sphere
     best_on_grid = (ball @ g.T).min(1).values.max().item()           # within ~1e-4 of the true optimum
     assert best_on_grid - 1e-12 <= (g @ out.direction).min().item() <= best_on_grid + 1e-4
+
+
+@pytest.mark.parametrize("c", [0.5, 1.0, 2.0])
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("T", range(2, 7))
+def test_cagrad_worst_task_gain_is_never_below_the_mean_gradients(c, kind, T):
+    g = _hard_grads(kind, T, seed=3)
+    out = make_weighting("cagrad", [f"t{i}" for i in range(T)], c=c)(torch.ones(T), g)
+    g0 = g.mean(0)
+    scale = 1e-9 * g.norm(dim=1).max() * g0.norm()
+    assert (out.direction - g0).norm() <= c * g0.norm() * (1 + 1e-9)          # inside CAGrad's ball
+    assert (g @ out.direction).min() >= (g @ g0).min() - scale
+    assert torch.allclose(out.direction, out.weights @ g, rtol=1e-9, atol=1e-12 * g.norm(dim=1).max())
+
+
+@pytest.mark.parametrize("kind", ["random", "conflicting", "nearly_opposed", "extreme_norms"])
+@pytest.mark.parametrize("T", [2, 3, 4, 5])
+def test_cagrad_beats_every_point_of_its_ball_tried_at_random(kind, T):
+    g = _hard_grads(kind, T, seed=4)
+    c = 0.5
+    out = make_weighting("cagrad", [f"t{i}" for i in range(T)], c=c)(torch.ones(T), g)
+    g0 = g.mean(0)
+    basis = torch.linalg.qr(g.T)[0]                          # the optimum lies in the span of the g_i
+    u = torch.randn(20000, T, generator=torch.Generator().manual_seed(T), dtype=torch.float64)
+    sphere = g0 + c * g0.norm() * (u / u.norm(dim=1, keepdim=True)) @ basis.T
+    best_tried = (sphere @ g.T).min(1).values.max()
+    assert (g @ out.direction).min() >= best_tried - 1e-9 * g.norm(dim=1).max() * g0.norm()
+
+
+def test_cagrad_when_zero_is_in_the_hull_keeps_the_point_nearest_the_mean_where_no_task_loses():
+    # g_w = 0 at the dual optimum (2/3 g1 + 1/3 g2 = 0): the best worst-task gain is 0, and g0 = (-1/3, 1/3) makes
+    # task 1 lose (g1 . g0 = -1/3); the nearest point of the ball with g_i . d >= 0 for every i is (0, 1/3)
+    g = torch.tensor([[1.0, 0.0], [-2.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    out = make_weighting("cagrad", TASKS, c=1.0)(torch.ones(3), g)
+    assert out.direction.tolist() == pytest.approx([0.0, 1 / 3], abs=1e-12)
+    assert (g @ out.direction).min().item() == pytest.approx(0.0, abs=1e-12)
+    out = make_weighting("cagrad", ["a", "b"])(torch.ones(2), torch.tensor([[1.0, 0.0], [-1.0, 0.0]]))
+    assert out.direction.tolist() == [0.0, 0.0] and out.weights.tolist() == pytest.approx([0.5, 0.5])
 
 
 @pytest.mark.parametrize("T", [2, 3, 4])
@@ -265,3 +387,93 @@ def test_unknown_names_options_and_tasks_are_clear_errors():
         make_weighting("mgda", TASKS, normalize="max")
     with pytest.raises(ValueError, match="needs grads"):
         make_weighting("pcgrad", TASKS)(torch.ones(3))
+
+
+# ------------------------------------------------------------------------- granularity: representation or parameters
+
+def _model_and_batch(sharing, seed=0):
+    from mtlkit.models import MultiTaskModel
+
+    torch.manual_seed(seed)
+    model = MultiTaskModel({"vad": 2, "speaker": 3, "emotion": 4}, sharing=sharing, n_features=8, width=8, dropout=0.0)
+    gen = torch.Generator().manual_seed(seed)
+    batch = dict(feats=torch.randn(6, 12, 8, generator=gen), lengths=torch.tensor([12, 12, 10, 9, 12, 7]),
+                 vad=torch.randint(0, 2, (6, 12), generator=gen), speaker=torch.randint(0, 3, (6,), generator=gen),
+                 emotion=torch.randint(0, 4, (6,), generator=gen))
+    return model, batch
+
+
+def _step(model, name, batch, grad_on, diagnose=False, **options):
+    """One train_step with a zero learning rate: the gradients are left in .grad and the parameters unchanged."""
+    from mtlkit.train import train_step
+
+    weigher = make_weighting(name, TASKS, **options)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    torch.manual_seed(7)                                       # the same dropout masks in every forward
+    return train_step(model, weigher, optimizer, batch, TASKS, diagnose=diagnose, grad_on=grad_on)
+
+
+def _independent_task_grads(model, batch):
+    """(T, P): each task loss's gradient on the shared encoder's parameters, by torch.autograd.grad on a fresh forward."""
+    from mtlkit.train import task_loss
+
+    torch.manual_seed(7)
+    out = model.train()(batch["feats"], batch["lengths"])
+    rows = []
+    for t in TASKS:
+        loss = task_loss(t, out.logits[t], batch[t])
+        grads = torch.autograd.grad(loss, model.shared_parameters(), retain_graph=True, allow_unused=True)
+        rows.append(torch.cat([(g if g is not None else torch.zeros_like(p)).flatten()
+                               for g, p in zip(grads, model.shared_parameters())]))
+    return torch.stack(rows)
+
+
+def _encoder_grad(model):
+    return torch.cat([p.grad.flatten() for p in model.shared_parameters()])
+
+
+def test_hierarchical_tasks_conflict_on_parameters_but_look_orthogonal_on_the_representation():
+    model, batch = _model_and_batch("hierarchical")          # vad reads the cnn, speaker and emotion lstm2
+    cos_rep = _step(model, "equal", batch, "representation", diagnose=True)[2]
+    cos_par = _step(model, "equal", batch, "parameters", diagnose=True)[2]
+    assert cos_rep[0, 1] == 0 and cos_rep[0, 2] == 0         # disjoint supports: exactly 0, whatever the tasks do
+    assert (cos_par[~torch.eye(3, dtype=torch.bool)].abs() > 1e-3).all()   # every pair: a real, nonzero cosine
+    G = _independent_task_grads(model, batch)
+    unit = G / G.norm(dim=1, keepdim=True)
+    assert torch.allclose(cos_par, unit @ unit.T, atol=1e-5)
+
+
+def test_mgda_on_parameters_writes_w_times_the_task_gradients_into_the_encoder():
+    model, batch = _model_and_batch("hierarchical", seed=1)
+    _, combo, _ = _step(model, "mgda", batch, "parameters")
+    G = _independent_task_grads(model, batch)
+    expected = combo.weights.float() @ G
+    assert torch.allclose(_encoder_grad(model), expected, rtol=1e-4, atol=1e-6 * expected.abs().max())
+    w = combo.weights.double() / 3                             # and w is the min-norm point of these G (KKT)
+    d = w @ G.double()
+    assert ((G.double() @ d) >= (d @ d) * (1 - 1e-4)).all() and w.sum().item() == pytest.approx(1.0)
+
+
+def test_pcgrad_on_parameters_without_conflict_is_exactly_the_equal_weighting_step():
+    for seed in range(20):                                     # find a batch whose task gradients do not conflict
+        model, batch = _model_and_batch("hard", seed=seed)
+        G = _independent_task_grads(model, batch)
+        if ((G @ G.T) > 0).all():
+            break
+    else:
+        pytest.fail("no batch without conflict among 20 seeds")
+    _step(model, "equal", batch, "parameters")
+    equal = {name: p.grad.clone() for name, p in model.named_parameters()}
+    _, combo, _ = _step(model, "pcgrad", batch, "parameters", seed=0)
+    assert combo.weights.tolist() == [1.0, 1.0, 1.0]
+    for name, p in model.named_parameters():                   # the encoder and every head
+        assert torch.allclose(p.grad, equal[name], rtol=1e-5, atol=1e-7), name
+
+
+def test_pcgrad_on_parameters_projects_the_conflicting_task_gradients():
+    model, batch = _model_and_batch("hierarchical", seed=2)
+    _, combo, _ = _step(model, "pcgrad", batch, "parameters", seed=0)
+    G = _independent_task_grads(model, batch).double()
+    assert torch.allclose(_encoder_grad(model).double(), combo.weights.double() @ G, rtol=1e-4, atol=1e-7)
+    assert torch.allclose(combo.weights.double(), make_weighting("pcgrad", TASKS, seed=0)(torch.ones(3), G).weights,
+                          atol=1e-4)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import inspect
 
 from ..config import check_choice
-from .base import Combination, Weighting
+from .base import GRAD_ON, Combination, Weighting
 from .cagrad import CAGrad
 from .dwa import DWA
 from .equal import Equal
@@ -44,5 +44,5 @@ def make_weighting(name: str, tasks: list[str], **options) -> Weighting:
     return WEIGHTINGS[name](list(tasks), **options)
 
 
-__all__ = ["WEIGHTINGS", "CAGrad", "Combination", "DWA", "Equal", "Fixed", "GradNorm", "IMTLG", "MGDA", "NashMTL",
-           "PCGrad", "RLW", "Uncertainty", "Weighting", "make_weighting", "weighting_options"]
+__all__ = ["GRAD_ON", "WEIGHTINGS", "CAGrad", "Combination", "DWA", "Equal", "Fixed", "GradNorm", "IMTLG", "MGDA",
+           "NashMTL", "PCGrad", "RLW", "Uncertainty", "Weighting", "make_weighting", "weighting_options"]

@@ -5,9 +5,16 @@ Two families share it:
 - weight-based methods (equal, fixed, uncertainty, dwa, rlw, gradnorm) return ``loss = sum_i w_i L_i`` (plus a
   regulariser for uncertainty); the trainer calls ``loss.backward()``.
 - gradient-based methods (pcgrad, mgda, cagrad, imtl_g, nash_mtl) set ``needs_grads = True``, read the per-task
-  gradients on the shared representation ``grads`` (T, D) and return ``direction`` (D,), the gradient to push
-  into the shared encoder; ``loss`` is None. The task-specific heads get their own *unweighted* gradients
-  (backpropagate ``losses.sum()`` into the heads only), as LibMTL does for gradients on the representation.
+  gradients ``grads`` (T, D) and return ``direction`` (D,), the gradient to push into the shared encoder; ``loss``
+  is None. The task-specific heads get their own *unweighted* gradients (backpropagate ``losses.sum()`` into the
+  heads only).
+
+Where the gradients are taken (``grad_on``; each class states its default, which ``fit(grad_on=...)`` overrides):
+'representation', the shared encoder's output (MGDA-UB and IMTL-G are defined so; it costs one backward through
+the heads per task), or 'parameters', the shared encoder's weights (PCGrad, CAGrad, Nash-MTL and GradNorm are
+defined so; it costs one backward through the encoder per task, 2-3x an equal step for 4 tasks, so their
+default stays 'representation'). LibMTL refuses PCGrad, CAGrad and Nash-MTL on the representation
+(``rep_grad=True``).
 
 gradnorm is the one hybrid: it needs ``grads`` to update its weights, but returns ``loss = sum_i w_i L_i`` and no
 ``direction``; its shared gradient is ``weights @ grads`` (the same as backpropagating ``loss``). With gradients
@@ -32,6 +39,9 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
+GRAD_ON = ("representation", "parameters")
+"""Where task gradients are taken: the shared encoder's output, or its parameters."""
+
 
 @dataclass
 class Combination:
@@ -43,12 +53,14 @@ class Combination:
 
 
 class Weighting(nn.Module):
-    """Combine T task losses (T,) and, for gradient-based methods, their gradients (T, D) on the shared representation.
+    """Combine T task losses (T,) and, for gradient-based methods, their gradients (T, D) on the shared encoder.
 
     Introduced in notebooks/04_loss_weighting.ipynb.
     """
 
     needs_grads: bool = False
+    grad_on: str = "representation"
+    """Granularity of the gradients the method combines (its paper's); for weight-based methods, of the diagnostics."""
 
     def __init__(self, tasks: list[str], **options):
         super().__init__()

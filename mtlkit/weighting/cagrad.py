@@ -5,56 +5,90 @@ import torch
 from torch import Tensor
 
 from .base import Combination, Weighting, check_grads, combine, gram
-from .mgda import min_norm_weights
+from .mgda import MAX_TASKS, on_supports, onto_simplex, solve_each, supports
 
 
-def cagrad_weights(dots: Tensor, c: float, steps: int = 100) -> Tensor:
-    """Gram matrix G G^T (T, T) -> w (T,) on the simplex minimising g_w . g0 + c ||g0|| ||g_w|| (CAGrad's dual).
+def cagrad_weights(dots: Tensor, c: float) -> Tensor:
+    """Gram matrix G G^T (T, T) -> w (T,) on the simplex minimising F(w) = g_w . g0 + c ||g0|| ||g_w|| (CAGrad's dual).
 
-    With tau = ||g_w|| held fixed, the problem is MGDA's min-norm problem on the shifted gradients
-    h_i = g_i + (tau / (c ||g0||)) g0; alternating that exact solve with tau <- ||g_w|| lowers the dual every step.
+    Exact for T <= 10, like :func:`~mtlkit.weighting.mgda.min_norm_weights`. On a support S, with s = ||g_w|| / r
+    (r = c ||g0||), the optimality conditions are (G G^T)_SS w_S = nu 1 - s b_S (b_i = g_i . g0) and sum_S w_i = 1:
+    w = w_p + s w_q, linear in s, and ||g_w||^2 = r^2 s^2 is a quadratic in s. Every support and every root s >= 0
+    (and s = 0, the min-norm point) gives a candidate on the simplex; the one with the smallest F wins.
     """
-    g0_dots, g0_sq = dots.mean(1), dots.mean()                   # g_i . g0 (T,), ||g0||^2
-    radius = c * g0_sq.sqrt()
-    tau = dots.diagonal().mean().sqrt()
-    for _ in range(steps):
-        k = tau / radius
-        w = min_norm_weights(dots + k * (g0_dots[:, None] + g0_dots[None, :]) + k * k * g0_sq)   # Gram of the h_i
-        new_tau = (w @ dots @ w).clamp_min(0).sqrt()
-        if abs(new_tau - tau) <= 1e-9 * tau:
-            break
-        tau = new_tau
-    return w
+    b, radius = dots.mean(1), c * dots.mean().clamp_min(0).sqrt()   # g_i . g0 (T,), r
+    rhs = torch.zeros(len(b) + 1, 2, dtype=dots.dtype)
+    rhs[-1, 0], rhs[:-1, 1] = 1.0, -b
+    x = on_supports(dots, rhs)[0]
+    wp, wq = x[:, :, 0], x[:, :, 1]                                  # (S, T) each
+    qa = torch.einsum("si,ij,sj->s", wq, dots, wq) - radius ** 2      # qa s^2 + 2 qb s + qc = 0
+    qb = torch.einsum("si,ij,sj->s", wp, dots, wq)
+    qc = torch.einsum("si,ij,sj->s", wp, dots, wp)
+    root = (qb ** 2 - qa * qc).clamp_min(0).sqrt()
+    s = torch.stack([(-qb + root) / qa, (-qb - root) / qa, -qc / (2 * qb)], 1)   # the last: qa = 0
+    s = torch.where(torch.isfinite(s) & (s >= 0), s, 0.0)
+    w = onto_simplex(torch.cat([wp, (wp[:, None] + s[:, :, None] * wq[:, None]).flatten(0, 1)]))
+    values = w @ b + radius * torch.einsum("si,ij,sj->s", w, dots, w).clamp_min(0).sqrt()
+    return w[int(values.argmin())]
+
+
+def nonnegative_least_squares(dots: Tensor, b: Tensor) -> Tensor:
+    """Gram G G^T (T, T), b (T,) -> mu >= 0 (T,) minimising mu G G^T mu + 2 mu . b, exactly, by trying every support."""
+    mask = supports(len(b))
+    A = torch.where(mask[:, :, None] & mask[:, None, :], dots, 0.0) + torch.diag_embed((~mask).to(dots))
+    x = solve_each(A, torch.where(mask, -b, 0.0)[:, :, None])[:, :, 0]
+    mu = torch.cat([x.nan_to_num(0.0, 0.0, 0.0).clamp_min(0), torch.zeros(1, len(b), dtype=dots.dtype)])
+    values = torch.einsum("si,ij,sj->s", mu, dots, mu) + 2 * mu @ b    # the last candidate is mu = 0
+    return mu[int(values.argmin())]
 
 
 class CAGrad(Weighting):
-    """Grads (T, D) -> direction = g0 + (sqrt(phi) / ||g_w||) g_w (D,), g0 the mean gradient, phi = c^2 ||g0||^2.
+    """Grads (T, D) -> direction d = g0 + (c ||g0|| / ||g_w||) g_w (D,), g0 the mean gradient.
 
     d maximises min_i g_i . d (the worst task's improvement) over the ball ||d - g0|| <= c ||g0||; g_w = sum_i w_i g_i
-    with w (T,) solving the dual on the simplex. c = 0 gives the mean gradient, a large c approaches MGDA. If 0 lies
-    in the gradients' hull (g_w = 0: no direction helps every task) the direction falls back to g0. Weights
-    recorded: 1/T + w_i sqrt(phi) / ||g_w||, so direction = weights @ grads; equal weighting is 1/T each, as in
-    the paper.
+    with w (T,) solving the dual on the simplex. c = 0 gives the mean gradient, a large c approaches MGDA. If the
+    dual optimum has g_w = 0 (0 lies in the gradients' hull and c is large enough), the best worst-task gain is 0,
+    every d in the ball with g_i . d >= 0 for all i attains it, and the formula is undefined: d is then the one
+    nearest g0, g0 + sum_i mu_i g_i with mu >= 0 (g0 itself when no task loses along g0). Both candidates are
+    computed and the one with the larger min_i g_i . d is kept (the latter on a tie), so CAGrad never does worse on
+    its own objective than g0. Weights recorded: 1/T + (c ||g0|| / ||g_w||) w_i (or 1/T + mu_i), so direction =
+    weights @ grads; equal weighting is 1/T each, as in the paper. The official code also divides d by 1 + c^2 by
+    default (rescale=1); this class does not (under Adam the scale barely matters).
+    Granularity: the paper combines gradients of the shared parameters; the default here is the representation
+    (``grad_on``), because per-task parameter gradients cost one encoder backward per task (2-3x an equal step
+    for 4 tasks, over the 1.5x budget of benchmarks/bench_weighting.py); ``fit(grad_on='parameters')`` gives the
+    paper's version.
 
     Introduced in notebooks/04_loss_weighting.ipynb.
     """
 
     needs_grads = True
+    grad_on = "representation"
 
     def __init__(self, tasks: list[str], c: float = 0.5):
         super().__init__(tasks)
         if c < 0:
             raise ValueError(f"c must be >= 0, got {c}")
+        if len(self.tasks) > MAX_TASKS:
+            raise ValueError(f"CAGrad's exact solver handles up to {MAX_TASKS} tasks, got T={len(self.tasks)}")
         self.c = c
 
     def forward(self, losses: Tensor, grads: Tensor | None = None) -> Combination:
         grads = check_grads(grads, self.num_tasks)
         dots = gram(grads)
-        weights = torch.full((self.num_tasks,), 1 / self.num_tasks, dtype=dots.dtype)
-        sqrt_phi = self.c * dots.mean().clamp_min(0).sqrt()     # c ||g0||
-        if sqrt_phi > 0:
-            w = cagrad_weights(dots, self.c)
-            norm_gw = (w @ dots @ w).clamp_min(0).sqrt()         # ||g_w||
-            if norm_gw > 1e-5 * dots.diagonal().max().sqrt():     # else 0 is (nearly) in the hull
-                weights = weights + sqrt_phi / norm_gw * w
-        return combine(weights, grads)
+        mean = torch.full((self.num_tasks,), 1 / self.num_tasks, dtype=dots.dtype)
+        radius = self.c * dots.mean().clamp_min(0).sqrt()         # c ||g0||
+        if radius == 0:
+            return combine(mean, grads)
+        candidates = []
+        w = cagrad_weights(dots, self.c)
+        norm_gw = (w @ dots @ w).clamp_min(0).sqrt()              # ||g_w||
+        if norm_gw > 0:
+            candidates.append(mean + radius / norm_gw * w)
+        mu = nonnegative_least_squares(dots, dots.mean(1))       # g0 + G^T mu: nearest g0 with every g_i . d >= 0
+        if mu @ dots @ mu <= radius ** 2 * (1 + 1e-9) or not candidates:   # inside the ball
+            candidates.append(mean + mu)
+        gains = torch.stack([(dots @ weights).min() for weights in candidates])   # min_i g_i . d of each
+        tie = 1e-12 * dots.diagonal().max().sqrt() * radius / self.c                    # ~ max ||g_i|| ||g0||
+        best = len(candidates) - 1 if gains[-1] >= gains.max() - tie else int(gains.argmax())   # ties: g0 + G^T mu
+        return combine(candidates[best], grads)

@@ -16,11 +16,16 @@ class GradNorm(Weighting):
     touch them. This class takes its own plain gradient step of size ``lr`` on that loss divided by Gbar (so the
     step does not depend on the scale of the gradients), then keeps w positive and rescales it to sum to T.
     ``loss`` uses the weights before the step (those are the ones recorded); ``direction`` is None.
+    Granularity: the paper takes the norms on shared parameters (the last shared layer's); the default here is the
+    representation (``grad_on``), because per-task parameter gradients cost one encoder backward per task
+    (2-3x an equal step for 4 tasks, over the 1.5x budget of benchmarks/bench_weighting.py);
+    ``fit(grad_on='parameters')`` takes them on all the shared encoder's parameters.
 
     Introduced in notebooks/04_loss_weighting.ipynb.
     """
 
     needs_grads = True
+    grad_on = "representation"
 
     def __init__(self, tasks: list[str], alpha: float = 1.5, lr: float = 0.025):
         super().__init__(tasks)

@@ -13,11 +13,13 @@ class IMTLG(Weighting):
     Closed form: with rows D_i = g_1 - g_i and U_i = u_1 - u_i (i = 2..T), alpha_{2..T} = g_1 U^T (D U^T)^{-1} and
     alpha_1 = 1 - sum alpha_{2..T} (the paper's weights sum to 1). Weights recorded: w = T alpha (sum to T, so
     equal weights read 1 each, like mgda); a pseudo-inverse keeps collinear or zero gradients finite.
+    Granularity: the shared representation, as the paper defines IMTL-G.
 
     Introduced in notebooks/04_loss_weighting.ipynb.
     """
 
     needs_grads = True
+    grad_on = "representation"
 
     def __init__(self, tasks: list[str]):
         super().__init__(tasks)

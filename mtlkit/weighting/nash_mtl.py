@@ -36,12 +36,19 @@ class NashMTL(Weighting):
     the gains is maximised (the Nash bargaining solution). alpha's scale is fixed by the equation, so for
     orthogonal gradients alpha_i = 1 / ||g_i||. A task with a zero gradient cannot bargain: it gets alpha_i = 0.
     Exactly opposite gradients have no solution: a tiny ridge on G G^T keeps alpha finite (but huge) and d = 0.
-    Weights recorded: alpha.
+    Weights recorded: alpha. The official code divides G G^T by its Frobenius norm before solving (its alpha is
+    ||G G^T||_F^(1/2) times this one) and clips the shared gradient to norm ``max_norm`` = 1; this class does neither
+    (under Adam the scale barely matters).
+    Granularity: the paper combines gradients of the shared parameters; the default here is the representation
+    (``grad_on``), because per-task parameter gradients cost one encoder backward per task (2-3x an equal step
+    for 4 tasks, over the 1.5x budget of benchmarks/bench_weighting.py); ``fit(grad_on='parameters')`` gives the
+    paper's version.
 
     Introduced in notebooks/04_loss_weighting.ipynb.
     """
 
     needs_grads = True
+    grad_on = "representation"
 
     def __init__(self, tasks: list[str]):
         super().__init__(tasks)
