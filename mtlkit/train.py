@@ -119,6 +119,20 @@ def _task_grads(losses: torch.Tensor, leaves: list) -> torch.Tensor:
     return torch.stack(rows)
 
 
+def task_gradients(model: MultiTaskModel, batch: dict, tasks, grad_on: str = "parameters") -> torch.Tensor:
+    """(T, D): each task's loss gradient for one batch, on the shared encoder's parameters or representation.
+
+    Introduced in notebooks/04_loss_weighting.ipynb.
+    """
+    check_choice("grad_on", grad_on, GRAD_ON)
+    device = next(model.parameters()).device
+    batch = {k: v.to(device) for k, v in batch.items()}
+    split = grad_on == "representation"
+    out = model(batch["feats"], batch["lengths"], split_shared=split)
+    losses = torch.stack([task_loss(t, out.logits[t], batch[t]) for t in tasks])
+    return _task_grads(losses, out.shared_leaves if split else model.shared_parameters())
+
+
 def _cosines(grads: torch.Tensor) -> torch.Tensor:
     unit = grads / grads.norm(dim=1, keepdim=True).clamp_min(1e-12)
     return unit @ unit.T

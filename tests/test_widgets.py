@@ -216,6 +216,22 @@ def test_playground_mixes_multi_task_and_meta_runs_and_exports_them(clean_corpus
     assert "tick at least one task" in str(panel.last_error) and "vad, speaker" in str(panel.last_error)
 
 
+def test_playground_takes_gradients_on_parameters_for_hierarchical_sharing(clean_corpus, meta_corpus):
+    from mtlkit.widgets import PlaygroundPanel
+
+    spy = Spy()
+    panel = PlaygroundPanel(clean_corpus, meta_corpus, trainer=spy)
+    for task, box in panel.task_boxes.items():
+        box.value = task in ("vad", "speaker")
+    panel.controls["sharing"].value, panel.controls["weighting"].value = "hierarchical", "pcgrad"
+    panel.run_button.click()                 # on the representation fit would refuse: disjoint supports
+    assert panel.last_error is None and spy.calls[-1]["grad_on"] == "parameters"
+    assert "hierarchical + pcgrad (on parameters)" in html(panel)
+    panel.controls["weighting"].value = "dwa"                  # a weight-based method: nothing to choose
+    panel.run_button.click()
+    assert panel.last_error is None and "grad_on" not in spy.calls[-1]
+
+
 def test_chance_is_the_majority_class_or_always_speech(clean_corpus):
     from collections import Counter
 

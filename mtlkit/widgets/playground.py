@@ -91,11 +91,14 @@ class PlaygroundPanel(Panel):
         tasks = [t for t in s["tasks"].split(",") if t]
         if not tasks:
             raise ValueError(f"tick at least one task; this corpus has: {', '.join(self.task_boxes)}")
+        on_parameters = s["sharing"] == "hierarchical" and WEIGHTINGS[s["weighting"]].needs_grads   # see fit
         h = self.trainer(self.corpus, tasks, sharing=s["sharing"], weighting=s["weighting"], epochs=s["epochs"],
-                         seed=s["seed"], progress=progress)
+                         seed=s["seed"], progress=progress,
+                         **(dict(grad_on="parameters") if on_parameters else {}))
         scores = {t: h.test[t][MAIN_METRIC[t]] for t in tasks}
         base = {t: chance(self.corpus, t) for t in tasks}
-        return dict(kind="multi-task", setup=f"{s['sharing']} + {s['weighting']}", settings=s, scores=scores,
+        setup = f"{s['sharing']} + {s['weighting']}" + (" (on parameters)" if on_parameters else "")
+        return dict(kind="multi-task", setup=setup, settings=s, scores=scores,
                     chance=base, curves={t: [e["val"][t][MAIN_METRIC[t]] for e in h.epochs] for t in tasks},
                     seconds=round(h.seconds, 1))
 
@@ -110,7 +113,7 @@ class PlaygroundPanel(Panel):
         progress(1, 1)
         name = f"{s['family']} accuracy"
         return dict(kind="meta-learning", setup=f"{s['method']}, {s['k_shot']}-shot", settings=s,
-                    scores={name: result["accuracy"][0]}, chance={name: 0.2}, curves={name: result["curve"]},
+                    scores={name: result["accuracy"][0]}, chance={name: 1 / self.samplers[key].n_way}, curves={name: result["curve"]},
                     seconds=round(method.seconds, 1))
 
     def records(self) -> list:
