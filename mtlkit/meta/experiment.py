@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..config import pick
+from ..device import to_numpy
 from ..metrics import mean_ci
 from .episodes import EpisodeSampler
 from .methods import make_method
@@ -31,7 +32,7 @@ def evaluate(method, sampler, tasks: int = 100, steps: int = 5, seed: int = 1234
     episodes = [sampler.sample("test", rng) for _ in range(tasks)]
     curves = [method.curve(sampler.tensors(episodes[i:i + chunk]), steps, episodes[i:i + chunk])
               for i in range(0, tasks, chunk)]
-    curve = torch.cat(curves).numpy()
+    curve = to_numpy(torch.cat(curves))
     return dict(curve=curve.mean(0).tolist(), accuracy=mean_ci(curve[:, -1]), per_task=curve[:, -1].tolist())
 
 
@@ -80,7 +81,7 @@ def task_space(method, per_split: int = 60, seed: int = 0) -> tuple:
     method.model.eval()
     with torch.no_grad():
         z = method.task_embeddings(method.sampler.tensors(episodes))
-    return z.numpy(), episodes
+    return to_numpy(z), episodes
 
 
 def task_attribute(corpus, family: str, episode) -> float | str:
