@@ -7,8 +7,8 @@
 - ``scratch``: a fresh network trained on the support set; ``finetune``: a network pretrained on all training
   tasks' labels, then fine-tuned on the support set. Both adapt with the same steps and learning rate as MAML.
 
-A method lives on ``device`` (default: the GPU when there is one); it moves the episode tensors it is given
-there itself, so ``method.curve(sampler.tensors(episodes), ...)`` works wherever the method is.
+A method lives on ``device`` (default: the CPU; ``device="cuda"`` puts it on the GPU) and moves the episode
+tensors it is given there itself, so ``method.curve(sampler.tensors(episodes), ...)`` works wherever it is.
 Introduced in notebooks/06_maml_fast_adaptation.ipynb.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 from ..config import check_choice
-from ..device import default_device, to_device
+from ..device import to_device
 from .functional import accuracy_curve, adapt, meta_loss, over_tasks
 from .model import MetaNet, can_vmap, update_statistics
 
@@ -38,7 +38,7 @@ class Method:
 
     def __init__(self, sampler, width: int = 32, encoder: str = "cnn", norm: str = "layer", inner_lr: float = 0.1,
                  outer_lr: float = 3e-3, optimizer: str = "adam", inner_steps: int = 5, seed: int = 0,
-                 vectorize: bool | None = None, chunk_size: int | None = None, device: str | None = None):
+                 vectorize: bool | None = None, chunk_size: int | None = None, device: str = "cpu"):
         check_choice("optimizer", optimizer, tuple(OPTIMIZERS))
         if inner_lr <= 0 or outer_lr <= 0:
             raise ValueError(f"learning rates must be > 0, got inner_lr={inner_lr}, outer_lr={outer_lr}")
@@ -47,7 +47,7 @@ class Method:
         torch.manual_seed(seed)
         self.sampler, self.inner_lr, self.inner_steps, self.seed = sampler, inner_lr, inner_steps, seed
         self.vectorize, self.chunk_size = vectorize, chunk_size
-        self.device = torch.device(device) if device else default_device()
+        self.device = torch.device(device)
         self.model = MetaNet(sampler.n_way, sampler.feats.shape[-1], width, encoder, norm).to(self.device)
         self.extra = nn.ParameterDict()
         self.build()
