@@ -47,6 +47,6 @@ def device_report() -> str:
     import torch
 
     if torch.cuda.is_available():
-        return (f"GPU: {torch.cuda.get_device_name(0)}. mtlkit.train.fit trains on it; the meta-learning notebooks "
-                f"run on the CPU (small models, where the GPU gains little).")
+        return (f"GPU: {torch.cuda.get_device_name(0)}. fit trains on it (and the functions that run its model "
+                f"follow it); the meta-learning methods stay on the CPU unless given device='cuda'.")
     return f"no GPU: everything runs on the CPU ({torch.get_num_threads()} threads)."

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import check_choice
+from .device import model_device, to_device, to_numpy
 from .models.encoder import frame_mask
 from .train import batches, features_for
 
@@ -27,16 +28,16 @@ def embed(history, corpus, layer: str = "head", task: str | None = None, batch_s
     check_choice("layer", layer, tuple(model.layer_names) + ("head",))
     if layer == "head" or model.sharing in ("separate", "soft", "cross_stitch"):
         check_choice("task", task, tuple(model.tasks))
-    rows = []
+    rows, device = [], model_device(model)
     for batch in batches(features_for(history, corpus), batch_size, None):
-        feats, lengths = batch["feats"], batch["lengths"]
+        feats, lengths = to_device((batch["feats"], batch["lengths"]), device)
         if layer == "head":
             rows.append(model.embed(feats, lengths, task))
         else:
             out = model.layer_outputs(feats, lengths, task)[model.layer_names.index(layer)]
             mask = frame_mask(lengths, feats.shape[1]).unsqueeze(-1)
             rows.append((out * mask).sum(1) / lengths[:, None])
-    return torch.cat(rows).numpy()
+    return to_numpy(torch.cat(rows))
 
 
 def pca(x: np.ndarray, k: int = 2) -> np.ndarray:

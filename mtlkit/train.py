@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import check_choice, pick
+from .device import default_device, model_device, to_device, to_numpy
 from .features import IGNORE, FeatureDataset, collate
 from .metrics import confusion, task_metrics
 from .models import FRAME_TASKS, MultiTaskModel
@@ -97,14 +98,16 @@ def batches(dataset, batch_size: int, generator: torch.Generator | None = None):
 def evaluate(model: MultiTaskModel, dataset, batch_size: int = 64) -> tuple[dict, dict]:
     """Metrics per task on a dataset, and the (true, predicted) labels: ({task: {metric}}, {task: (y, y_hat)})."""
     model.eval()
+    device = model_device(model)
     pairs = {t: ([], []) for t in model.tasks}
     for batch in batches(dataset, batch_size, None):
+        batch = to_device(batch, device)
         out = model(batch["feats"], batch["lengths"])
         for t, logits in out.logits.items():
             y, y_hat = batch[t], logits.argmax(-1)
             keep = y != IGNORE
-            pairs[t][0].append(y[keep].numpy())
-            pairs[t][1].append(y_hat[keep].numpy())
+            pairs[t][0].append(to_numpy(y[keep]))
+            pairs[t][1].append(to_numpy(y_hat[keep]))
     pairs = {t: (np.concatenate(a), np.concatenate(b)) for t, (a, b) in pairs.items()}
     return {t: task_metrics(t, y, y_hat, model.tasks[t]) for t, (y, y_hat) in pairs.items()}, pairs
 
@@ -125,8 +128,7 @@ def task_gradients(model: MultiTaskModel, batch: dict, tasks, grad_on: str = "pa
     Introduced in notebooks/04_loss_weighting.ipynb.
     """
     check_choice("grad_on", grad_on, GRAD_ON)
-    device = next(model.parameters()).device
-    batch = {k: v.to(device) for k, v in batch.items()}
+    batch = to_device(batch, model_device(model))
     split = grad_on == "representation"
     out = model(batch["feats"], batch["lengths"], split_shared=split)
     losses = torch.stack([task_loss(t, out.logits[t], batch[t]) for t in tasks])
@@ -147,7 +149,8 @@ def fit(corpus, tasks=("vad", "speaker", "emotion", "keyword"), sharing: str = "
 
     ``adversary='speaker'`` adds a gradient-reversal speaker classifier on the emotion branch (strength
     ``adversary_strength``). ``progress`` is True (a tqdm bar), False, or a function called as
-    ``progress(done_steps, total_steps)`` (the widgets' progress bars). The trained model and the feature
+    ``progress(done_steps, total_steps)`` (the widgets' progress bars). ``device``: where to train (default: the
+    GPU when there is one, see :func:`mtlkit.device.default_device`). The trained model and the feature
     scaling are attached as ``history.model`` and ``history.stats`` (not serialised; see :func:`features_for`).
     ``grad_on`` is where task gradients are taken, for gradient-based weightings and for the diagnostics
     (``history.cosines``): 'representation' (the shared encoder's output) or 'parameters' (the shared encoder's
@@ -166,7 +169,7 @@ def fit(corpus, tasks=("vad", "speaker", "emotion", "keyword"), sharing: str = "
         check_choice("adversary", adversary, ("speaker",))
         corpus.require("speaker")
     epochs = epochs if epochs is not None else pick(20, 8)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device) if device else default_device()
     torch.manual_seed(seed)
     np.random.seed(seed)
     start = time.perf_counter()
@@ -228,16 +231,16 @@ def fit(corpus, tasks=("vad", "speaker", "emotion", "keyword"), sharing: str = "
         model.train()
         sums = np.zeros(len(tasks))
         for batch in batches(train, batch_size, generator):
-            batch = {k: v.to(device) for k, v in batch.items()}
+            batch = to_device(batch, device)
             diagnose = has_shared and len(tasks) > 1 and step % diagnose_every == 0
             losses, combo, cos = train_step(model, weigher, optimizer, batch, tasks, diagnose, step, epoch, grad_on)
             schedule.step()
             if cos is not None:
                 history.cosines.append(dict(step=step, matrix=cos.tolist()))
-                negatives += (cos < 0).cpu().numpy()
+                negatives += to_numpy(cos < 0)
                 diagnosed += 1
             history.step_weights.append([float(w) for w in combo.weights])
-            sums += losses.cpu().numpy()
+            sums += to_numpy(losses)
             step += 1
             bar.update(1)
         mean_loss = sums / steps_per_epoch
@@ -320,8 +323,9 @@ def _record_attention(model: MultiTaskModel, dataset, history: History) -> None:
     if model.sharing == "layer_attention":
         history.layer_weights = {t: torch.softmax(w, 0).tolist() for t, w in model.layer_logits.items()}
     if model.sharing == "gated":
-        sums, count = {}, 0
+        sums, count, device = {}, 0, model_device(model)
         for batch in batches(dataset, 64, None):
+            batch = to_device(batch, device)
             out = model(batch["feats"], batch["lengths"])
             for t, alpha in out.gates.items():
                 per_channel = alpha.mean(dim=(0, 1)) * alpha.shape[0]
@@ -358,11 +362,11 @@ def predict(history: History, corpus, task: str, batch_size: int = 64) -> list:
     """Predictions of a trained run for each utterance: class names, or a (frames,) 0/1 array for VAD."""
     model = history.model.eval()
     check_choice("task", task, tuple(model.tasks))
-    names, out = history.classes.get(task), []
+    names, out, device = history.classes.get(task), [], model_device(model)
     for batch in batches(features_for(history, corpus), batch_size, None):
-        guess = model(batch["feats"], batch["lengths"]).logits[task].argmax(-1)
+        guess = to_numpy(model(*to_device((batch["feats"], batch["lengths"]), device)).logits[task].argmax(-1))
         if task in FRAME_TASKS:
-            out += [g[:n].numpy() for g, n in zip(guess, batch["lengths"])]
+            out += [g[:n] for g, n in zip(guess, batch["lengths"].tolist())]
         else:
             out += [names[int(g)] for g in guess]
     return out

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..config import pick
+from ..device import to_numpy
 from ..metrics import bootstrap_ci, mean_ci
 from .episodes import EpisodeSampler
 from .methods import make_method
@@ -34,7 +35,7 @@ def evaluate(method, sampler, tasks: int = 100, steps: int = 5, seed: int = 1234
     episodes = [sampler.sample("test", rng) for _ in range(tasks)]
     curves = [method.curve(sampler.tensors(episodes[i:i + chunk]), steps, episodes[i:i + chunk])
               for i in range(0, tasks, chunk)]
-    curve = torch.cat(curves).cpu().numpy()
+    curve = to_numpy(torch.cat(curves))
     final, names = curve[:, -1], [e.task for e in episodes]
     if len(set(names)) >= 2:
         accuracy, interval = bootstrap_ci(final, names, seed=seed), f"bootstrap over {len(set(names))} held-out tasks"
@@ -92,7 +93,7 @@ def task_space(method, per_split: int = 60, seed: int = 0) -> tuple:
     method.model.eval()
     with torch.no_grad():
         z = method.task_embeddings(method.sampler.tensors(episodes))
-    return z.numpy(), episodes
+    return to_numpy(z), episodes
 
 
 def task_attribute(corpus, family: str, episode) -> float | str:

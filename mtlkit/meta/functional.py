@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap
 from torch.utils._pytree import tree_leaves, tree_map
 
+from ..device import model_device, to_device
 from .model import can_vmap
 
 KEYS = ("x_s", "len_s", "y_s", "x_q", "len_q", "y_q")
@@ -62,8 +63,9 @@ def meta_loss(model, params: dict, buffers: dict, batch: dict, vectorize: bool |
     """Mean query loss over a meta-batch (tensors with a leading task dimension, see EpisodeSampler.tensors).
 
     ``vectorize=None`` picks vmap when the model allows it (no LSTM) and a per-task loop otherwise;
-    ``chunk_size`` bounds how many tasks vmap runs at once (memory).
+    ``chunk_size`` bounds how many tasks vmap runs at once (memory). The batch is moved to the model's device.
     """
+    batch = to_device(batch, model_device(model))
     vectorize = can_vmap(model) if vectorize is None else vectorize
     if vectorize and not can_vmap(model):
         raise ValueError("this model holds an LSTM, which has no vmap batching rule; use vectorize=False")
@@ -77,8 +79,9 @@ def accuracy_curve(model, params: dict, buffers: dict, batch: dict, steps: int, 
     """(tasks, steps + 1) query accuracy after 0, 1, ..., ``steps`` adaptation steps (no meta-gradient).
 
     ``per_task`` maps parameter names to (tasks, ...) tensors that replace ``params`` task by task (e.g. a
-    head initialised differently for each episode).
+    head initialised differently for each episode). The batch is moved to the model's device.
     """
+    batch = to_device(batch, model_device(model))
     vectorize = can_vmap(model) if vectorize is None else vectorize
     params = {k: v.detach() for k, v in params.items()}
     lrs = None if lrs is None else {k: v.detach() for k, v in lrs.items()}

@@ -6,6 +6,9 @@
 - ``task_embedding``: the reference design's pipeline (see :class:`TaskEmbedding`).
 - ``scratch``: a fresh network trained on the support set; ``finetune``: a network pretrained on all training
   tasks' labels, then fine-tuned on the support set. Both adapt with the same steps and learning rate as MAML.
+
+A method lives on ``device`` (default: the CPU; ``device="cuda"`` puts it on the GPU) and moves the episode
+tensors it is given there itself, so ``method.curve(sampler.tensors(episodes), ...)`` works wherever it is.
 Introduced in notebooks/06_maml_fast_adaptation.ipynb.
 """
 from __future__ import annotations
@@ -19,6 +22,7 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 from ..config import check_choice
+from ..device import to_device
 from .functional import accuracy_curve, adapt, meta_loss, over_tasks
 from .model import MetaNet, can_vmap, update_statistics
 
@@ -34,7 +38,7 @@ class Method:
 
     def __init__(self, sampler, width: int = 32, encoder: str = "cnn", norm: str = "layer", inner_lr: float = 0.1,
                  outer_lr: float = 3e-3, optimizer: str = "adam", inner_steps: int = 5, seed: int = 0,
-                 vectorize: bool | None = None, chunk_size: int | None = None):
+                 vectorize: bool | None = None, chunk_size: int | None = None, device: str = "cpu"):
         check_choice("optimizer", optimizer, tuple(OPTIMIZERS))
         if inner_lr <= 0 or outer_lr <= 0:
             raise ValueError(f"learning rates must be > 0, got inner_lr={inner_lr}, outer_lr={outer_lr}")
@@ -43,7 +47,8 @@ class Method:
         torch.manual_seed(seed)
         self.sampler, self.inner_lr, self.inner_steps, self.seed = sampler, inner_lr, inner_steps, seed
         self.vectorize, self.chunk_size = vectorize, chunk_size
-        self.model = MetaNet(sampler.n_way, sampler.feats.shape[-1], width, encoder, norm)
+        self.device = torch.device(device)
+        self.model = MetaNet(sampler.n_way, sampler.feats.shape[-1], width, encoder, norm).to(self.device)
         self.extra = nn.ParameterDict()
         self.build()
         self.optimizer = OPTIMIZERS[optimizer](list(self.model.parameters()) + list(self.extra.parameters()),
@@ -51,7 +56,7 @@ class Method:
         self.losses, self.seconds = [], 0.0
 
     def build(self) -> None:
-        """Create method-specific parameters in ``self.extra`` (none by default)."""
+        """Create method-specific parameters in ``self.extra``, on ``self.device`` (none by default)."""
 
     def params(self) -> dict:
         """The meta-parameters theta by name (attached to the model: gradients land in .grad)."""
@@ -69,7 +74,8 @@ class Method:
         start = time.perf_counter()
         self.model.train()
         for step in range(meta_steps):
-            batch = self.sampler.tensors([self.sampler.sample("train", rng) for _ in range(meta_batch)])
+            batch = to_device(self.sampler.tensors([self.sampler.sample("train", rng) for _ in range(meta_batch)]),
+                              self.device)
             self.optimizer.zero_grad()
             loss = self.meta_step(batch)
             if not torch.isfinite(loss):
@@ -98,7 +104,7 @@ class Method:
     def predict(self, batch: dict, steps: int, episodes: list | None = None) -> torch.Tensor:
         """(tasks, Q) predicted query labels after ``steps`` adaptation steps on each support set (eval mode)."""
         self.model.eval()
-        out = []
+        batch, out = to_device(batch, self.device), []
         for t in range(len(batch["y_s"])):
             p = {k: v.detach() for k, v in self.start(episodes[t].classes if episodes else None).items()}
             x_s, len_s, y_s = batch["x_s"][t], batch["len_s"][t], batch["y_s"][t]
@@ -216,9 +222,10 @@ class ProtoNet(Method):
     @torch.no_grad()
     def predict(self, batch, steps, episodes=None):
         self.model.eval()
-        return self.logits(batch).argmax(-1)
+        return self.logits(to_device(batch, self.device)).argmax(-1)
 
     def curve(self, batch, steps, episodes=None):
+        batch = to_device(batch, self.device)
         acc = (self.predict(batch, steps) == batch["y_q"]).float().mean(1)
         return acc.unsqueeze(1).expand(-1, steps + 1)
 
@@ -236,14 +243,14 @@ class TaskEmbedding(Method):
 
     def build(self):
         width = self.model.head.in_features
-        self.film = nn.Linear(width, 2 * width)
+        self.film = nn.Linear(width, 2 * width, device=self.device)
         nn.init.zeros_(self.film.weight)
         nn.init.zeros_(self.film.bias)
         self.extra.update({f"film__{k}": p for k, p in self.film.named_parameters()})
 
     def task_embeddings(self, batch) -> torch.Tensor:
         """(tasks, width): the mean support embedding of each task, z."""
-        return _embed_sets(self.model, batch)[0].mean(1)
+        return _embed_sets(self.model, to_device(batch, self.device))[0].mean(1)
 
     def _film(self, batch) -> tuple:
         """z (tasks, width), gamma and beta (tasks, 1, width), FiLM-ed support and query embeddings
@@ -286,6 +293,7 @@ class TaskEmbedding(Method):
     def _run(self, batch, steps) -> tuple:
         """Eval mode, no meta-gradient: the outputs of :meth:`_film` and the heads after 0..``steps`` steps."""
         self.model.eval()
+        batch = to_device(batch, self.device)
         with torch.no_grad():
             parts = self._film(batch)
         heads = self._adapted_heads(parts[-2], batch["y_s"], steps, first_order=True)
@@ -313,6 +321,7 @@ class TaskEmbedding(Method):
         return self._predictions(batch, steps)[-1]
 
     def curve(self, batch, steps, episodes=None):
+        batch = to_device(batch, self.device)
         return torch.stack([(p == batch["y_q"]).float().mean(1) for p in self._predictions(batch, steps)], 1)
 
 
@@ -353,8 +362,9 @@ class FineTune(Method):
         pool = sorted(i for idx in self.sampler.groups["train"].values() for i in idx)
         self.pool = np.asarray(pool)
         self.class_names = sorted(set(self.sampler.labels[self.pool].tolist()))
-        self.targets = torch.as_tensor([self.class_names.index(c) for c in self.sampler.labels[self.pool]])
-        self.full_head = nn.Linear(self.model.head.in_features, len(self.class_names))
+        self.targets = torch.as_tensor([self.class_names.index(c) for c in self.sampler.labels[self.pool]],
+                                       device=self.device)
+        self.full_head = nn.Linear(self.model.head.in_features, len(self.class_names), device=self.device)
         self.extra.update({f"full_head__{k}": p for k, p in self.full_head.named_parameters()})
         self.rng = np.random.default_rng(self.seed)
 
@@ -362,8 +372,8 @@ class FineTune(Method):
         size = batch["y_s"].numel() + batch["y_q"].numel()
         pick = self.rng.choice(len(self.pool), min(size, len(self.pool)), replace=False)
         idx = torch.as_tensor(self.pool[pick])
-        h = self.model.embed(self.sampler.feats[idx], self.sampler.lengths[idx])
-        loss = F.cross_entropy(self.full_head(h), self.targets[torch.as_tensor(pick)])
+        h = self.model.embed(*to_device((self.sampler.feats[idx], self.sampler.lengths[idx]), self.device))
+        loss = F.cross_entropy(self.full_head(h), self.targets[torch.as_tensor(pick, device=self.device)])
         loss.backward()
         return loss.detach()
 

@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import plots
 from ..config import SAMPLE_RATE
+from ..device import to_numpy
 from .panel import Panel
 
 
@@ -34,9 +35,9 @@ class AdaptationPanel(Panel):
         episode = self.sampler.episode(s["task"], s["k_shot"], np.random.default_rng(s["draw"]))
         batch = self.sampler.tensors([episode])
         progress(0, 2)
-        before = method.predict(batch, 0, [episode])[0].numpy()
+        before = to_numpy(method.predict(batch, 0, [episode])[0])
         progress(1, 2)
-        after = method.predict(batch, s["steps"], [episode])[0].numpy()
+        after = to_numpy(method.predict(batch, s["steps"], [episode])[0])
         progress(2, 2)
         self.views["listen"].max = len(episode.support) - 1
         return dict(episode=episode, before=before, after=after)
