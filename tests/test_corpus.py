@@ -113,6 +113,26 @@ def test_emotions_change_pitch_duration_and_loudness_as_designed(clean_corpus):
     assert (level["angry"] > 1.3).mean() >= 0.8 and (level["sad"] < 0.85).mean() >= 0.8
 
 
+@pytest.mark.parametrize("n_accents", [1, 3, 4, 8])
+def test_accent_and_gender_are_balanced_and_independent(n_accents):
+    from collections import Counter
+
+    from mtlkit.data import ACCENTS, sample_speakers
+
+    accents = list(ACCENTS)[:n_accents]
+    for n in range(2, 41):
+        speakers = sample_speakers(n, accents, np.random.default_rng(n))
+        cells = Counter((s.accent, s.gender) for s in speakers)
+        counts = [cells[(a, g)] for a in accents for g in ("male", "female")]
+        assert max(counts) - min(counts) <= 1, (n, cells)       # every accent by both genders, evenly
+    rows = sample_speakers(40, list(ACCENTS), np.random.default_rng(0))     # the meta preset's size
+    for accent in ACCENTS:                                     # pitch follows gender only, not the accent
+        mine = [s for s in rows if s.accent == accent]
+        assert {s.gender for s in mine} == {"male", "female"}
+    male = [s.pitch_low for s in rows if s.gender == "male"]
+    assert max(male) <= 125 and min(s.pitch_low for s in rows if s.gender == "female") >= 150
+
+
 def test_accents_sound_different():
     from mtlkit.data.espeak import speak_words
 
