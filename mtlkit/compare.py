@@ -18,6 +18,22 @@ BASELINE = dict(sharing="separate", weighting="equal")
 """delta_m% of every run is measured against the single-task towers with equal weights, same seed."""
 
 
+CODE_SOURCES = ("models", "weighting", "train.py", "compare.py")
+"""The sources (relative to the package) whose text is part of every cache key: edit one, and runs retrain."""
+
+
+def code_version() -> str:
+    """``mtlkit.__version__`` plus a hash of the sources in :data:`CODE_SOURCES` (models, weightings, trainer)."""
+    from . import __version__
+
+    root, digest = Path(__file__).resolve().parent, hashlib.sha1()
+    for name in CODE_SOURCES:
+        path = root / name
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(file.relative_to(root).as_posix().encode() + b"\0" + file.read_bytes())
+    return f"{__version__}+{digest.hexdigest()[:12]}"
+
+
 def run_key(config: dict) -> str:
     """A stable hash of a run's configuration (the cache key of its record)."""
     return hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
@@ -37,22 +53,28 @@ def _save(path: Path, records: list) -> None:
 
 def compare(corpus, tasks=("vad", "speaker", "emotion", "keyword"), sharings=DEFAULT_SHARINGS,
             weightings=DEFAULT_WEIGHTINGS, seeds=(0,), out="mtlkit-results/compare.json", progress: bool = True,
-            **fit_options) -> list:
+            force: bool = False, **fit_options) -> list:
     """Train every (sharing, weighting, seed) not already in ``out``; return all records with delta_m%.
 
     A record: config, test metrics per task, delta_m (vs separate/equal, same seed), seconds, parameters.
+    The cache key holds the configuration and :func:`code_version`, so editing the models, the weightings or
+    the trainer retrains; ``force=True`` retrains every run of the grid anyway. Prints where the cache is.
     Introduced in notebooks/02_hard_vs_soft_sharing.ipynb.
     """
     out = Path(out)
     records = {r["key"]: r for r in _load(out)}
-    corpus_id = corpus.info.get("key", str(corpus.root))
+    corpus_id, code = corpus.info.get("key", str(corpus.root)), code_version()
     wanted = [dict(BASELINE, seed=s) for s in seeds] + [dict(sharing=sh, weighting=w, seed=s)
                                                         for sh in sharings for w in weightings for s in seeds]
-    runs = []
-    for run in wanted:
-        config = dict(run, tasks=list(tasks), corpus=corpus_id, **fit_options)
+    configs = [dict(run, tasks=list(tasks), corpus=corpus_id, code=code, **fit_options) for run in wanted]
+    keys = set(map(run_key, configs))
+    cached = 0 if force else len(keys & set(records))
+    print(f"compare: {cached} of {len(keys)} runs read from {out} (code {code}; force=True retrains)")
+    runs, trained = [], set()
+    for run, config in zip(wanted, configs):
         key = run_key(config)
-        if key not in records:
+        if (key not in records or force) and key not in trained:
+            trained.add(key)
             history = fit(corpus, tasks=list(tasks), sharing=run["sharing"], weighting=run["weighting"],
                           seed=run["seed"], progress=progress, **fit_options)
             records[key] = dict(key=key, config=config, test=history.test, seconds=history.seconds,
