@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .metrics import MAIN_METRIC, delta_m, mean_ci
+from .metrics import MAIN_METRIC, delta_m, mean_ci, relative_gains
 from .train import fit
 
 DEFAULT_SHARINGS = ("separate", "hard", "soft", "hierarchical", "gated")
@@ -56,7 +56,8 @@ def compare(corpus, tasks=("vad", "speaker", "emotion", "keyword"), sharings=DEF
             force: bool = False, **fit_options) -> list:
     """Train every (sharing, weighting, seed) not already in ``out``; return all records with delta_m%.
 
-    A record: config, test metrics per task, delta_m (vs separate/equal, same seed), seconds, parameters.
+    A record: config, test metrics per task, delta_m and each task's relative gain in % (vs separate/equal, same
+    seed), seconds, parameters.
     The cache key holds the configuration and :func:`code_version`, so editing the models, the weightings or
     the trainer retrains; ``force=True`` retrains every run of the grid anyway. Prints where the cache is.
     Introduced in notebooks/02_hard_vs_soft_sharing.ipynb.
@@ -86,12 +87,14 @@ def compare(corpus, tasks=("vad", "speaker", "emotion", "keyword"), sharings=DEF
             if r["config"]["sharing"] == BASELINE["sharing"] and r["config"]["weighting"] == BASELINE["weighting"]}
     for r in runs:
         r["delta_m"] = delta_m(r["test"], base[r["config"]["seed"]])
+        r["gains"] = relative_gains(r["test"], base[r["config"]["seed"]])
     _save(out, list(records.values()))
     return runs
 
 
 def summarize(records: list) -> list:
-    """One row per (sharing, weighting): mean and 95% interval of delta_m% and of each task's main metric."""
+    """One row per (sharing, weighting): mean and 95% interval of delta_m%, of each task's main metric, and of each
+    task's relative gain in % over separate (``row["gains"]``, the terms delta_m averages)."""
     groups = {}
     for r in records:
         groups.setdefault((r["config"]["sharing"], r["config"]["weighting"]), []).append(r)
@@ -101,6 +104,7 @@ def summarize(records: list) -> list:
                    seconds=float(np.mean([r["seconds"] for r in rs])), n_parameters=rs[0]["n_parameters"])
         for task in rs[0]["test"]:
             row[task] = mean_ci([r["test"][task][MAIN_METRIC[task]] for r in rs])
+        row["gains"] = {task: mean_ci([r["gains"][task] for r in rs]) for task in rs[0]["test"]}
         rows.append(row)
     return rows
 
@@ -108,7 +112,8 @@ def summarize(records: list) -> list:
 def table(records: list) -> str:
     """A plain-text table of :func:`summarize`."""
     rows = summarize(records)
-    tasks = [k for k in rows[0] if k not in ("sharing", "weighting", "seeds", "delta_m", "seconds", "n_parameters")]
+    tasks = [k for k in rows[0] if k not in ("sharing", "weighting", "seeds", "delta_m", "seconds", "n_parameters",
+                                              "gains")]
     head = f"{'sharing':<16}{'weighting':<13}" + "".join(f"{t + ' ' + MAIN_METRIC[t]:>20}" for t in tasks) + \
         f"{'delta_m %':>16}{'params':>10}{'s/run':>8}"
     lines = [head, "-" * len(head)]

@@ -26,6 +26,8 @@ def test_grid_is_cached_and_measured_against_separate(tiny, tmp_path, monkeypatc
     gains = [by["hard"]["test"][t][m] / by["separate"]["test"][t][m] - 1
              for t, m in (("vad", "f1"), ("speaker", "accuracy")) if by["separate"]["test"][t][m] > 0]
     assert by["hard"]["delta_m"] == pytest.approx(100 * sum(gains) / len(gains))
+    assert list(by["hard"]["gains"].values()) == pytest.approx([100 * g for g in gains])
+    assert C.summarize(records)[1]["gains"]["vad"][0] == pytest.approx(100 * gains[0])
     assert len(json.loads((tmp_path / "r.json").read_text())) == 3
     C.compare(tiny, **options)
     assert len(calls) == 3                                   # nothing new to train
