@@ -6,7 +6,7 @@ Sharing strategies (the ``sharing`` argument; the names users type):
 - ``soft``: a tower per task, coupled by the penalty lambda * sum_i ||theta_i - mean theta||^2.
 - ``cross_stitch``: a tower per task; after each layer, task t continues with sum_j A[t, j] * h_j (A learned, init I).
 - ``hierarchical``: one encoder; each task reads the layer named in ``depths`` (VAD low, speaker high).
-- ``gated``: one encoder; task t reads alpha_t * f, alpha_t = sigmoid(Attention(f, TaskEmbed_t)).
+- ``gated``: one encoder; task t reads alpha_t * f with its own gate (see :class:`TaskGate`).
 - ``layer_attention``: one encoder; task t reads sum_k softmax(beta_t)_k * layer_k (as in SUPERB).
 
 ``private`` (any strategy) gives the named tasks a layer of their own, ReLU(W f + b) per frame, between what the
@@ -46,7 +46,13 @@ class Output:
 
 
 class TaskGate(nn.Module):
-    """alpha = sigmoid(Attention(f, TaskEmbed)): f (batch, frames, width) -> alpha, broadcastable to f."""
+    """A task's gate: f (batch, frames, width) -> alpha in (0, 1), broadcastable to f.
+
+    ``over="channel"``: alpha = sigmoid(W [mean_t f_t ; e] + b), one value per channel and utterance (mean over the
+    valid frames; a task-conditioned squeeze-and-excitation, Hu et al. 2018). ``over="frame"``: alpha_t =
+    sigmoid(<f_t, W_q e + b_q> / sqrt(width) + 2), one value per frame. ``"both"`` multiplies them. e is the
+    task's learnt embedding. Introduced in notebooks/03_attention_task_gating.ipynb.
+    """
 
     def __init__(self, width: int, embed_dim: int = 16, over: str = "channel"):
         super().__init__()
