@@ -9,13 +9,29 @@ from pathlib import Path
 
 import numpy as np
 
-from .metrics import MAIN_METRIC, delta_m, mean_ci
+from .metrics import MAIN_METRIC, delta_m, mean_ci, relative_gains
 from .train import fit
 
 DEFAULT_SHARINGS = ("separate", "hard", "soft", "hierarchical", "gated")
 DEFAULT_WEIGHTINGS = ("equal", "uncertainty", "dwa")
 BASELINE = dict(sharing="separate", weighting="equal")
 """delta_m% of every run is measured against the single-task towers with equal weights, same seed."""
+
+
+CODE_SOURCES = ("models", "weighting", "train.py", "compare.py")
+"""The sources (relative to the package) whose text is part of every cache key: edit one, and runs retrain."""
+
+
+def code_version() -> str:
+    """``mtlkit.__version__`` plus a hash of the sources in :data:`CODE_SOURCES` (models, weightings, trainer)."""
+    from . import __version__
+
+    root, digest = Path(__file__).resolve().parent, hashlib.sha1()
+    for name in CODE_SOURCES:
+        path = root / name
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(file.relative_to(root).as_posix().encode() + b"\0" + file.read_bytes())
+    return f"{__version__}+{digest.hexdigest()[:12]}"
 
 
 def run_key(config: dict) -> str:
@@ -37,22 +53,29 @@ def _save(path: Path, records: list) -> None:
 
 def compare(corpus, tasks=("vad", "speaker", "emotion", "keyword"), sharings=DEFAULT_SHARINGS,
             weightings=DEFAULT_WEIGHTINGS, seeds=(0,), out="mtlkit-results/compare.json", progress: bool = True,
-            **fit_options) -> list:
+            force: bool = False, **fit_options) -> list:
     """Train every (sharing, weighting, seed) not already in ``out``; return all records with delta_m%.
 
-    A record: config, test metrics per task, delta_m (vs separate/equal, same seed), seconds, parameters.
+    A record: config, test metrics per task, delta_m and each task's relative gain in % (vs separate/equal, same
+    seed), seconds, parameters.
+    The cache key holds the configuration and :func:`code_version`, so editing the models, the weightings or
+    the trainer retrains; ``force=True`` retrains every run of the grid anyway. Prints where the cache is.
     Introduced in notebooks/02_hard_vs_soft_sharing.ipynb.
     """
     out = Path(out)
     records = {r["key"]: r for r in _load(out)}
-    corpus_id = corpus.info.get("key", str(corpus.root))
+    corpus_id, code = corpus.info.get("key", str(corpus.root)), code_version()
     wanted = [dict(BASELINE, seed=s) for s in seeds] + [dict(sharing=sh, weighting=w, seed=s)
                                                         for sh in sharings for w in weightings for s in seeds]
-    runs = []
-    for run in wanted:
-        config = dict(run, tasks=list(tasks), corpus=corpus_id, **fit_options)
+    configs = [dict(run, tasks=list(tasks), corpus=corpus_id, code=code, **fit_options) for run in wanted]
+    keys = set(map(run_key, configs))
+    cached = 0 if force else len(keys & set(records))
+    print(f"compare: {cached} of {len(keys)} runs read from {out} (code {code}; force=True retrains)")
+    runs, trained = [], set()
+    for run, config in zip(wanted, configs):
         key = run_key(config)
-        if key not in records:
+        if (key not in records or force) and key not in trained:
+            trained.add(key)
             history = fit(corpus, tasks=list(tasks), sharing=run["sharing"], weighting=run["weighting"],
                           seed=run["seed"], progress=progress, **fit_options)
             records[key] = dict(key=key, config=config, test=history.test, seconds=history.seconds,
@@ -64,12 +87,14 @@ def compare(corpus, tasks=("vad", "speaker", "emotion", "keyword"), sharings=DEF
             if r["config"]["sharing"] == BASELINE["sharing"] and r["config"]["weighting"] == BASELINE["weighting"]}
     for r in runs:
         r["delta_m"] = delta_m(r["test"], base[r["config"]["seed"]])
+        r["gains"] = relative_gains(r["test"], base[r["config"]["seed"]])
     _save(out, list(records.values()))
     return runs
 
 
 def summarize(records: list) -> list:
-    """One row per (sharing, weighting): mean and 95% interval of delta_m% and of each task's main metric."""
+    """One row per (sharing, weighting): mean and 95% interval of delta_m%, of each task's main metric, and of each
+    task's relative gain in % over separate (``row["gains"]``, the terms delta_m averages)."""
     groups = {}
     for r in records:
         groups.setdefault((r["config"]["sharing"], r["config"]["weighting"]), []).append(r)
@@ -79,6 +104,7 @@ def summarize(records: list) -> list:
                    seconds=float(np.mean([r["seconds"] for r in rs])), n_parameters=rs[0]["n_parameters"])
         for task in rs[0]["test"]:
             row[task] = mean_ci([r["test"][task][MAIN_METRIC[task]] for r in rs])
+        row["gains"] = {task: mean_ci([r["gains"][task] for r in rs]) for task in rs[0]["test"]}
         rows.append(row)
     return rows
 
@@ -86,7 +112,8 @@ def summarize(records: list) -> list:
 def table(records: list) -> str:
     """A plain-text table of :func:`summarize`."""
     rows = summarize(records)
-    tasks = [k for k in rows[0] if k not in ("sharing", "weighting", "seeds", "delta_m", "seconds", "n_parameters")]
+    tasks = [k for k in rows[0] if k not in ("sharing", "weighting", "seeds", "delta_m", "seconds", "n_parameters",
+                                              "gains")]
     head = f"{'sharing':<16}{'weighting':<13}" + "".join(f"{t + ' ' + MAIN_METRIC[t]:>20}" for t in tasks) + \
         f"{'delta_m %':>16}{'params':>10}{'s/run':>8}"
     lines = [head, "-" * len(head)]

@@ -52,14 +52,20 @@ def delta_m(results: dict, baselines: dict, metrics: dict | None = None) -> floa
     (default :data:`MAIN_METRIC`).  Positive means better than the single-task baselines.  A task whose
     baseline is 0 has no relative gain and is left out of the mean (NaN if every task is).
     """
+    gains = list(relative_gains(results, baselines, metrics).values())
+    return float(np.nanmean(gains)) if not np.isnan(gains).all() else float("nan")
+
+
+def relative_gains(results: dict, baselines: dict, metrics: dict | None = None) -> dict:
+    """Each task's sign-corrected relative gain over its baseline in % (the terms :func:`delta_m` averages)."""
     metrics = metrics or MAIN_METRIC
-    gains = []
+    gains = {}
     for task, got in results.items():
         name = metrics[task]
         base = baselines[task][name]
         sign = 1.0 if HIGHER_IS_BETTER[name] else -1.0
-        gains.append(sign * (got[name] - base) / abs(base) if base else float("nan"))
-    return 100.0 * float(np.nanmean(gains)) if not np.isnan(gains).all() else float("nan")
+        gains[task] = 100.0 * sign * (got[name] - base) / abs(base) if base else float("nan")
+    return gains
 
 
 _T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,

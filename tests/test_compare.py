@@ -26,6 +26,8 @@ def test_grid_is_cached_and_measured_against_separate(tiny, tmp_path, monkeypatc
     gains = [by["hard"]["test"][t][m] / by["separate"]["test"][t][m] - 1
              for t, m in (("vad", "f1"), ("speaker", "accuracy")) if by["separate"]["test"][t][m] > 0]
     assert by["hard"]["delta_m"] == pytest.approx(100 * sum(gains) / len(gains))
+    assert list(by["hard"]["gains"].values()) == pytest.approx([100 * g for g in gains])
+    assert C.summarize(records)[1]["gains"]["vad"][0] == pytest.approx(100 * gains[0])
     assert len(json.loads((tmp_path / "r.json").read_text())) == 3
     C.compare(tiny, **options)
     assert len(calls) == 3                                   # nothing new to train
@@ -45,3 +47,20 @@ def test_command_line_compare_on_a_folder(tiny, tmp_path, capsys):
     assert main(["compare", "--data", str(folder), "--tasks", "vad,emotion", "--weighting", "magic",
                  "--out", str(out), "--quiet"]) == 2
     assert "unknown weighting 'magic'" in capsys.readouterr().err
+
+
+def test_cache_key_holds_the_code_version_and_force_retrains(tiny, tmp_path, monkeypatch, capsys):
+    calls = []
+    real_fit = C.fit
+    monkeypatch.setattr(C, "fit", lambda *a, **k: calls.append(k) or real_fit(*a, **k))
+    options = dict(tasks=["vad"], sharings=["hard"], weightings=["equal"], seeds=[0], out=tmp_path / "r.json",
+                   progress=False, epochs=1, model_options=dict(width=16))
+    assert C.code_version().startswith(__import__("mtlkit").__version__ + "+")
+    records = C.compare(tiny, **options)
+    assert len(calls) == 2 and all(r["config"]["code"] == C.code_version() for r in records)
+    assert str(tmp_path / "r.json") in capsys.readouterr().out          # the cache path is printed
+    C.compare(tiny, **options, force=True)
+    assert len(calls) == 4                                               # force retrains the whole grid
+    monkeypatch.setattr(C, "code_version", lambda: "0.0.0+edited")       # a student edits mtlkit/models
+    C.compare(tiny, **options)
+    assert len(calls) == 6                                               # old records are not reused

@@ -99,6 +99,22 @@ def test_gradient_reversal_flips_and_scales_the_sign():
     assert torch.equal(reverse_gradient(x, 0.3), x)
 
 
+def test_a_private_layer_is_the_only_branch_its_task_and_the_adversary_read():
+    x, lengths = _batch()
+    model = MultiTaskModel(TASKS, width=16, private=("emotion",), adversary_classes=4, adversary_on="emotion").eval()
+    out = model(x, lengths)
+    f = model.encoder(x, lengths)[-1]
+    assert torch.allclose(model.embed(x, lengths, "emotion"),
+                          model.heads["emotion"].embed(model.private["emotion"](f), torch.ones(3, 30).bool()
+                                                       & (torch.arange(30)[None] < lengths[:, None])))
+    out.logits["speaker"].sum().backward(retain_graph=True)         # speaker reads the shared f, not the branch
+    assert all(p.grad is None for p in model.private.parameters())
+    out.adversary.sum().backward()                                   # the adversary reads the emotion branch
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.private.parameters())
+    with pytest.raises(ValueError, match="task with a private layer"):
+        MultiTaskModel(TASKS, private=("keyword",))
+
+
 def test_soft_sharing_penalty_and_its_gradient_by_hand():
     model = MultiTaskModel({"speaker": 4, "emotion": 5}, sharing="soft", width=16, soft_lambda=0.1)
     towers = list(model.towers.values())

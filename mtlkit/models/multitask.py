@@ -6,8 +6,11 @@ Sharing strategies (the ``sharing`` argument; the names users type):
 - ``soft``: a tower per task, coupled by the penalty lambda * sum_i ||theta_i - mean theta||^2.
 - ``cross_stitch``: a tower per task; after each layer, task t continues with sum_j A[t, j] * h_j (A learned, init I).
 - ``hierarchical``: one encoder; each task reads the layer named in ``depths`` (VAD low, speaker high).
-- ``gated``: one encoder; task t reads alpha_t * f, alpha_t = sigmoid(Attention(f, TaskEmbed_t)).
+- ``gated``: one encoder; task t reads alpha_t * f with its own gate (see :class:`TaskGate`).
 - ``layer_attention``: one encoder; task t reads sum_k softmax(beta_t)_k * layer_k (as in SUPERB).
+
+``private`` (any strategy) gives the named tasks a layer of their own, ReLU(W f + b) per frame, between what the
+strategy hands them and their head: a task branch that an adversary can read without reading the shared features.
 """
 from __future__ import annotations
 
@@ -43,7 +46,13 @@ class Output:
 
 
 class TaskGate(nn.Module):
-    """alpha = sigmoid(Attention(f, TaskEmbed)): f (batch, frames, width) -> alpha, broadcastable to f."""
+    """A task's gate: f (batch, frames, width) -> alpha in (0, 1), broadcastable to f.
+
+    ``over="channel"``: alpha = sigmoid(W [mean_t f_t ; e] + b), one value per channel and utterance (mean over the
+    valid frames; a task-conditioned squeeze-and-excitation, Hu et al. 2018). ``over="frame"``: alpha_t =
+    sigmoid(<f_t, W_q e + b_q> / sqrt(width) + 2), one value per frame. ``"both"`` multiplies them. e is the
+    task's learnt embedding. Introduced in notebooks/03_attention_task_gating.ipynb.
+    """
 
     def __init__(self, width: int, embed_dim: int = 16, over: str = "channel"):
         super().__init__()
@@ -78,7 +87,7 @@ class MultiTaskModel(nn.Module):
                  lstm_layers: int = 2, pooling: str = "attentive", soft_lambda: float = 1e-2,
                  depths: dict | None = None,
                  gate: str = "channel", adversary_classes: int = 0, adversary_on: str = "emotion",
-                 adversary_strength: float = 1.0, dropout: float = 0.1):
+                 adversary_strength: float = 1.0, dropout: float = 0.1, private: tuple = ()):
         super().__init__()
         check_choice("sharing", sharing, SHARINGS)
         if not tasks:
@@ -108,6 +117,9 @@ class MultiTaskModel(nn.Module):
             self.gates = nn.ModuleDict({t: TaskGate(width, over=gate) for t in self.tasks})
         if sharing == "layer_attention":
             self.layer_logits = nn.ParameterDict({t: nn.Parameter(torch.zeros(len(names))) for t in self.tasks})
+        for t in private:
+            check_choice("task with a private layer", t, tuple(self.tasks))
+        self.private = nn.ModuleDict({t: nn.Sequential(nn.Linear(width, width), nn.ReLU()) for t in private})
         self.heads = nn.ModuleDict({t: FrameHead(width, k) if t in FRAME_TASKS else UtteranceHead(width, k, pooling)
                                     for t, k in self.tasks.items()})
         self.adversary_on, self.adversary_strength = adversary_on, adversary_strength
@@ -148,7 +160,12 @@ class MultiTaskModel(nn.Module):
         return (apart / together) ** 0.5
 
     def _task_inputs(self, x, lengths, mask, split_shared, out: Output) -> dict:
-        """The (batch, frames, width) tensor each task head reads."""
+        """The (batch, frames, width) tensor each task head reads (through its private layer, if it has one)."""
+        inputs = self._shared_inputs(x, lengths, mask, split_shared, out)
+        return {t: self.private[t](v) if t in self.private else v for t, v in inputs.items()}
+
+    def _shared_inputs(self, x, lengths, mask, split_shared, out: Output) -> dict:
+        """The (batch, frames, width) tensor the sharing strategy hands each task."""
         tasks = list(self.tasks)
         if self.sharing in ("separate", "soft"):
             return {t: self.towers[t](x, lengths)[-1] for t in tasks}
