@@ -45,7 +45,7 @@ browser:
 
 test: install browser
 	MTLKIT_FAST=1 MTLKIT_REQUIRE_L2L=1 MTLKIT_CACHE=$(TEST_CACHE) \
-	  $(PY) -m pytest --nbval-lax --nbval-current-env tests notebooks
+	  $(PY) -m pytest --nbval-lax --nbval-current-env --durations=25 tests notebooks
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache
