@@ -100,22 +100,36 @@ def project(x: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
     return pca(x) if method == "pca" else tsne(x, seed=seed)
 
 
-def linear_probe(x: np.ndarray, labels, folds: int = 2, seed: int = 0, l2: float = 1e-2) -> float:
+def _folds(n: int, folds: int, seed: int, groups=None) -> list:
+    """(train, test) index arrays of ``folds`` cross-validation folds over ``n`` rows; with ``groups`` (one per
+    row, e.g. the speaker), whole groups go to one fold, so no group is on both sides of a fold."""
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        fold_of = np.empty(n, int)
+        fold_of[rng.permutation(n)] = np.arange(n) % folds
+    else:
+        names, g = np.unique(np.asarray(groups), return_inverse=True)
+        if len(g) != n or len(names) < folds:
+            raise ValueError(f"need one group per row and at least {folds} groups, got {len(names)} for {len(g)} rows")
+        fold_of = (np.arange(len(names)) % folds)[np.argsort(rng.permutation(len(names)))][g]
+    return [(np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)) for f in range(folds)]
+
+
+def linear_probe(x: np.ndarray, labels, folds: int = 2, seed: int = 0, l2: float = 1e-2, groups=None) -> float:
     """Cross-validated accuracy of a logistic-regression classifier reading ``labels`` off embeddings (N, D).
 
-    How much of a label is *linearly* decodable from the embedding: near chance means the embedding has
-    (almost) forgotten it.
+    How much of a label is *linearly* decodable from the embedding: near chance (the majority share,
+    :func:`mtlkit.metrics.majority_share`) means the embedding has (almost) forgotten it. ``groups`` (one per
+    row) keeps whole groups in one fold (see :func:`linear_r2`).
     """
     x = torch.as_tensor(np.asarray(x, np.float32))
     names, y = np.unique(np.asarray(labels), return_inverse=True)
     y = torch.as_tensor(y)
     if len(names) < 2:
         raise ValueError(f"a probe needs at least 2 distinct labels, got {list(names)}")
-    order = torch.as_tensor(np.random.default_rng(seed).permutation(len(y)))
     correct = 0
-    for fold in range(folds):
-        test = order[fold::folds]
-        train = order[torch.as_tensor([i % folds != fold for i in range(len(order))])]
+    for train, test in _folds(len(y), folds, seed, groups):
+        train, test = torch.as_tensor(train), torch.as_tensor(test)
         mean, std = x[train].mean(0), x[train].std(0) + 1e-6
         xs = (x - mean) / std
         w = torch.zeros(x.shape[1], len(names), requires_grad=True)
@@ -134,18 +148,19 @@ def linear_probe(x: np.ndarray, labels, folds: int = 2, seed: int = 0, l2: float
     return correct / len(y)
 
 
-def linear_r2(x: np.ndarray, values, folds: int = 2, seed: int = 0, l2: float = 1.0) -> float:
+def linear_r2(x: np.ndarray, values, folds: int = 2, seed: int = 0, l2: float = 1.0, groups=None) -> float:
     """Cross-validated R^2 of a ridge regression reading a number (e.g. pitch in Hz) off embeddings (N, D).
 
     1 means the number is a linear function of the embedding; 0, no better than predicting the mean.
+    ``groups`` (one per row, e.g. the speaker of each episode) puts whole groups in one fold: rows of one
+    speaker share its pitch, and a fold that sees the speaker's other rows could read the pitch off a
+    memorised speaker instead of a voice it never saw. Introduced in notebooks/07_task_embeddings.ipynb.
     """
     x, v = np.asarray(x, np.float64), np.asarray(values, np.float64)
     if len(v) != len(x) or len(x) < 2 * folds:
         raise ValueError(f"need one value per embedding and at least {2 * folds} of them, got {len(v)} for {len(x)}")
-    order = np.random.default_rng(seed).permutation(len(v))
     residual = np.empty_like(v)
-    for fold in range(folds):
-        test, train = order[fold::folds], np.setdiff1d(order, order[fold::folds])
+    for train, test in _folds(len(v), folds, seed, groups):
         mean, std = x[train].mean(0), x[train].std(0) + 1e-6
         a = np.c_[(x[train] - mean) / std, np.ones(len(train))]
         w = np.linalg.solve(a.T @ a + l2 * np.eye(a.shape[1]), a.T @ v[train])

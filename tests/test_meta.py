@@ -142,7 +142,10 @@ def meta_preset():
 
 
 def test_batchnorm_statistics_move_only_outside_the_inner_loop_and_eval_mode_works(meta_preset):
-    adaptation = EpisodeSampler(meta_preset, "speaker_adaptation", n_way=5, k_shot=5, queries=3)
+    # About BatchNorm, not about reading the support set: the fixed label map lets 60 outer steps learn
+    # enough for eval mode (the running statistics) to be checked on a model that scores well above chance.
+    adaptation = EpisodeSampler(meta_preset, "speaker_adaptation", n_way=5, k_shot=5, queries=3,
+                                shuffle_labels=False)
     method = make_method("maml", adaptation, norm="batch", seed=0)
     norm = method.model.blocks[0].norm
     before = norm.running_mean.clone()
@@ -250,3 +253,59 @@ def test_task_embedding_stages_start_from_the_nearest_class_mean(sampler):
         assert torch.equal(st["before"][t], torch.cdist(f_q[t], mu).argmin(-1))
     assert torch.equal(st["after"], method.predict(batch, 2))
     assert st["z"].shape == (3, 8) and st["gamma"].shape == (3, 8)
+
+
+def test_episodes_shuffle_the_label_map_and_the_fixed_map_is_sorted(meta_corpus):
+    """shuffle_labels=True: a new class-to-label map per episode, still K shots of each label 0..N-1 and
+    classes[y] the true class of every item; shuffle_labels=False: the sorted map in every episode."""
+    maps = {True: set(), False: set()}
+    for shuffle in (True, False):
+        s = EpisodeSampler(meta_corpus, "speaker_adaptation", n_way=3, k_shot=2, queries=1, shuffle_labels=shuffle)
+        rng = np.random.default_rng(0)
+        for split in ("train", "test") * 15:
+            e = s.sample(split, rng)
+            assert sorted(e.support_y.tolist()) == [0, 0, 1, 1, 2, 2] and sorted(e.query_y.tolist()) == [0, 1, 2]
+            for idx, y in ((e.support, e.support_y), (e.query, e.query_y)):
+                assert [meta_corpus[i].emotion for i in idx] == [e.classes[k] for k in y]
+            maps[shuffle].add(tuple(e.classes))
+            if not shuffle:
+                assert e.classes == sorted(e.classes)
+        named = s.episode(s.tasks("test")[0], 2, np.random.default_rng(1))
+        assert all(meta_corpus[i].emotion == named.classes[y] for i, y in zip(named.query, named.query_y))
+        assert (named.classes == sorted(named.classes)) or shuffle
+    orders = lambda maps: {tuple(sorted(m)) for m in maps}                      # noqa: E731
+    assert len(maps[True]) > len(orders(maps[True])), "no class set was ever seen in two different orders"
+    assert all(list(m) == sorted(m) for m in maps[False])
+    positions = {c: {m.index(c) for m in maps[True] if c in m} for m in maps[True] for c in m}
+    assert all(len(p) >= 2 for p in positions.values()), positions       # every emotion is seen under several labels
+
+
+def test_grouped_folds_keep_a_speaker_out_of_its_own_training_fold():
+    """Rows of one group (speaker) share its value: ungrouped folds read it off a memorised group, grouped
+    folds cannot (each test fold holds speakers the regression never saw)."""
+    from mtlkit.embeddings import _folds, linear_probe, linear_r2
+
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(20), 5)
+    x = np.eye(20)[groups] + 0.01 * rng.normal(size=(100, 20))       # the embedding names the group, nothing else
+    value, label = rng.normal(size=20)[groups], (np.arange(20) % 2)[groups]
+    assert linear_r2(x, value, l2=1e-3) > 0.9 and linear_r2(x, value, l2=1e-3, groups=groups) < 0.1
+    assert linear_probe(x, label) > 0.9 and linear_probe(x, label, groups=groups) < 0.7
+    for train, test in _folds(100, 2, 0, groups):
+        assert not set(groups[train]) & set(groups[test]) and len(train) + len(test) == 100
+    with pytest.raises(ValueError, match="at least 2 groups"):
+        linear_r2(x, value, groups=np.zeros(100))
+
+
+def test_task_space_splits_film_ablation_and_scratch_lr_grid(sampler):
+    from mtlkit.meta.experiment import task_space
+
+    plain = make_method("task_embedding", sampler, width=8, seed=0, film=False)
+    plain.meta_train(3, meta_batch=2)
+    z, episodes = task_space(plain, per_split=4, splits=("train",))
+    assert z.shape == (4, 8) and all(e.task in sampler.tasks("train") for e in episodes)
+    st = plain.stages(sampler.tensors(episodes), steps=1)
+    assert torch.equal(st["gamma"], torch.zeros_like(st["gamma"])) and not any("film" in k for k in plain.extra)
+    scratch = make_method("scratch", sampler, width=8, seed=0, inner_steps=2)
+    scratch.meta_train(0)
+    assert scratch.inner_lr in scratch.LR_GRID and scratch.inner_lr == max(scratch.lr_scores, key=scratch.lr_scores.get)

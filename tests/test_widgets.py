@@ -138,6 +138,7 @@ def test_panels_reject_bad_settings_with_the_valid_choices(clean_corpus):
 def test_adaptation_panel_shows_before_and_after_on_the_chosen_speaker(meta_corpus):
     from mtlkit.meta import EpisodeSampler, make_method
     from mtlkit.widgets import AdaptationPanel
+    from mtlkit.widgets.adaptation import max_shots
 
     sampler = EpisodeSampler(meta_corpus, "speaker_adaptation", n_way=3, k_shot=2, queries=1)
     methods = {name: make_method(name, sampler, width=8) for name in ("scratch", "protonet")}
@@ -152,9 +153,16 @@ def test_adaptation_panel_shows_before_and_after_on_the_chosen_speaker(meta_corp
     assert mimes(panel).count("image/png") == 1 and "<audio" in html(panel)
     panel.views["listen"].value = 5                           # a view: redraw, no new computation
     assert len(panel.cache) == 1 and "Support example 5" in html(panel)
-    c["k_shot"].value = 10                                     # more shots than the speaker has
-    panel.run_button.click()
-    assert "k_shot=10" in str(panel.last_error) and "lower k_shot" in html(panel)
+    c["k_shot"].value = 10                          # more shots than a speaker has: the slider stops where all can
+    assert c["k_shot"].value == c["k_shot"].max == max_shots(sampler) < 10
+    too_many = 0
+    for task in sampler.tasks("test"):                          # every speaker supports the max, one not more
+        sampler.episode(task, c["k_shot"].max, np.random.default_rng(0))
+        try:
+            sampler.episode(task, c["k_shot"].max + 1, np.random.default_rng(0))
+        except ValueError as error:
+            too_many += "lower k_shot" in str(error)
+    assert too_many >= 1
 
 
 def test_task_embedding_panel_trains_both_methods_and_maps_the_task_space(meta_corpus):

@@ -83,13 +83,15 @@ def meta_compare(corpus, family: str = "speaker_adaptation", methods=DEFAULT_MET
     return records
 
 
-def task_space(method, per_split: int = 60, seed: int = 0) -> tuple:
-    """Task embeddings z of ``per_split`` training and test episodes: (2 * per_split, width) array, episodes.
+def task_space(method, per_split: int = 60, seed: int = 0, splits=("train", "test")) -> tuple:
+    """Task embeddings z of ``per_split`` episodes of each split in ``splits``: (len(splits) * per_split,
+    width) array, and the episodes (in that order).
 
-    ``method`` is a meta-trained ``task_embedding`` method. Introduced in notebooks/07_task_embeddings.ipynb.
+    ``method`` is a ``task_embedding`` method (meta-trained, or not: an untrained encoder is the control).
+    Introduced in notebooks/07_task_embeddings.ipynb.
     """
     rng = np.random.default_rng(seed)
-    episodes = [method.sampler.sample(split, rng) for split in ["train"] * per_split + ["test"] * per_split]
+    episodes = [method.sampler.sample(split, rng) for split in splits for _ in range(per_split)]
     method.model.eval()
     with torch.no_grad():
         z = method.task_embeddings(method.sampler.tensors(episodes))

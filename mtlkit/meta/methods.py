@@ -5,7 +5,8 @@
 - ``protonet``: prototypical networks (a class is the mean embedding of its support examples).
 - ``task_embedding``: the reference design's pipeline (see :class:`TaskEmbedding`).
 - ``scratch``: a fresh network trained on the support set; ``finetune``: a network pretrained on all training
-  tasks' labels, then fine-tuned on the support set. Both adapt with the same steps and learning rate as MAML.
+  tasks' labels, then fine-tuned on the support set. Both pick their inner learning rate from a small grid on
+  training episodes (``LR_GRID``); the meta-learners keep the ``inner_lr`` they were meta-trained with.
 
 A method lives on ``device`` (default: the CPU; ``device="cuda"`` puts it on the GPU) and moves the episode
 tensors it is given there itself, so ``method.curve(sampler.tensors(episodes), ...)`` works wherever it is.
@@ -236,17 +237,25 @@ class TaskEmbedding(Method):
     The encoder embeds the support set; its mean is the task embedding z. A hypernetwork maps z to FiLM scales
     and shifts of the features (h -> h * (1 + gamma(z)) + beta(z)) and sets the head's initial weights from the
     FiLM-ed class means (w_c = mu_c, b_c = -|mu_c|^2 / 2). A few gradient steps adapt the head on the support
-    set; everything is trained end to end through them.
+    set; everything is trained end to end through them. ``film=False`` is the ablation without the
+    hypernetwork (gamma = beta = 0 throughout): prototypes as the initial head, then the same steps.
     """
 
     name = "task_embedding"
+
+    def __init__(self, sampler, film: bool = True, **options):
+        self.use_film = film
+        super().__init__(sampler, **options)
 
     def build(self):
         width = self.model.head.in_features
         self.film = nn.Linear(width, 2 * width, device=self.device)
         nn.init.zeros_(self.film.weight)
         nn.init.zeros_(self.film.bias)
-        self.extra.update({f"film__{k}": p for k, p in self.film.named_parameters()})
+        if self.use_film:
+            self.extra.update({f"film__{k}": p for k, p in self.film.named_parameters()})
+        else:
+            self.film.requires_grad_(False)                 # stays zero: no FiLM
 
     def task_embeddings(self, batch) -> torch.Tensor:
         """(tasks, width): the mean support embedding of each task, z."""
@@ -325,12 +334,32 @@ class TaskEmbedding(Method):
         return torch.stack([(p == batch["y_q"]).float().mean(1) for p in self._predictions(batch, steps)], 1)
 
 
+def _tune_inner_lr(method, grid, seed: int, episodes: int = 32) -> dict:
+    """Set ``method.inner_lr`` to the value of ``grid`` with the best mean query accuracy on ``episodes``
+    *training* episodes after ``method.inner_steps`` steps; returns the accuracy of every value."""
+    rng = np.random.default_rng(seed)
+    chosen = [method.sampler.sample("train", rng) for _ in range(episodes)]
+    batch = method.sampler.tensors(chosen)
+    scores = {}
+    for lr in grid:
+        method.inner_lr = lr
+        scores[lr] = float(method.curve(batch, method.inner_steps, chosen)[:, -1].mean())
+    method.inner_lr = max(scores, key=scores.get)
+    return scores
+
+
 class Scratch(Method):
-    """No meta-training: a freshly initialised network adapted on the support set (all parameters)."""
+    """No meta-training: a freshly initialised network adapted on the support set (all parameters).
+
+    ``meta_train`` only picks the inner learning rate from :data:`LR_GRID` that does best on training
+    episodes after ``inner_steps`` steps (a fair baseline, not an untuned one); ``lr_scores`` keeps the grid.
+    """
 
     name, meta_trained = "scratch", False
+    LR_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
 
     def meta_train(self, meta_steps, meta_batch=16, seed=0, progress=None):
+        self.lr_scores = _tune_inner_lr(self, self.LR_GRID, seed + 1)
         return []
 
 
@@ -340,7 +369,8 @@ class FineTune(Method):
     The pretraining sees as many utterances as meta-training does (meta_steps x meta_batch x episode size).
     A test episode's head starts from the pretrained rows of its classes when they were seen (emotions,
     keywords) and from zero otherwise (new speakers); then every parameter is fine-tuned on the support set
-    with the learning rate of :data:`LR_GRID` that does best on training episodes after 5 steps.
+    with the learning rate of :data:`LR_GRID` that does best on training episodes after ``inner_steps``
+    steps (5 by default).
     """
 
     name = "finetune"
@@ -348,14 +378,7 @@ class FineTune(Method):
 
     def meta_train(self, meta_steps, meta_batch=16, seed=0, progress=None):
         losses = super().meta_train(meta_steps, meta_batch, seed, progress)
-        rng = np.random.default_rng(seed + 1)
-        episodes = [self.sampler.sample("train", rng) for _ in range(32)]
-        batch = self.sampler.tensors(episodes)
-        scores = {}
-        for lr in self.LR_GRID:
-            self.inner_lr = lr
-            scores[lr] = float(self.curve(batch, 5, episodes)[:, -1].mean())
-        self.inner_lr = max(scores, key=scores.get)
+        self.lr_scores = _tune_inner_lr(self, self.LR_GRID, seed + 1)
         return losses
 
     def build(self):

@@ -1,6 +1,8 @@
 """Notebook 06's panel: adapt a meta-learnt model to one held-out speaker and compare before and after."""
 from __future__ import annotations
 
+from collections import Counter
+
 import ipywidgets as W
 import numpy as np
 
@@ -8,6 +10,17 @@ from .. import plots
 from ..config import SAMPLE_RATE
 from ..device import to_numpy
 from .panel import Panel
+
+
+def max_shots(sampler) -> int:
+    """The largest K that every held-out task of ``sampler`` supports: its ``n_way``-th most frequent class
+    keeps at least one utterance for the query (what :meth:`EpisodeSampler.episode` needs)."""
+    best = []
+    for task in sampler.tasks("test"):
+        counts = sorted(Counter(sampler.labels[np.asarray(sampler.groups["test"][task])].tolist()).values())[::-1]
+        if len(counts) >= sampler.n_way:
+            best.append(counts[sampler.n_way - 1] - 1)
+    return max(1, min(best, default=1))
 
 
 class AdaptationPanel(Panel):
@@ -25,7 +38,8 @@ class AdaptationPanel(Panel):
         tasks = sampler.tasks("test")
         controls = dict(method=W.Dropdown(options=list(self.methods), description="method"),
                         task=W.Dropdown(options=tasks, value=tasks[0], description=sampler.family.split("_")[0]),
-                        k_shot=W.IntSlider(value=sampler.k_shot, min=1, max=10, description="shots K"),
+                        k_shot=W.IntSlider(value=min(sampler.k_shot, max_shots(sampler)), min=1,
+                                             max=max_shots(sampler), description="shots K"),
                         steps=W.IntSlider(value=steps, min=0, max=25, description="steps"),
                         draw=W.IntSlider(value=0, min=0, max=9, description="draw"))
         super().__init__(controls, dict(listen=W.IntSlider(value=0, min=0, max=0, description="listen to")))

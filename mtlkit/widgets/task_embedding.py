@@ -10,6 +10,7 @@ from ..embeddings import linear_probe, linear_r2, pca
 from ..meta.episodes import FAMILIES, EpisodeSampler
 from ..meta.experiment import evaluate, task_attribute, task_space
 from ..meta.methods import METHODS, make_method
+from ..metrics import majority_share
 from .panel import Panel, html_table
 
 
@@ -44,8 +45,12 @@ class TaskEmbeddingPanel(Panel):
         progress(1, 1)
         what = [task_attribute(self.corpus, s["family"], e) for e in episodes]
         split = ["train"] * 40 + ["test"] * 40
+        if isinstance(what[0], float):          # pitch: folds grouped by speaker (see linear_r2)
+            score, chance = linear_r2(z, what, groups=[e.task for e in episodes]), None
+        else:                                   # accent / condition: training episodes only (one held-out value)
+            score, chance = linear_probe(z[:40], what[:40]), majority_share(what[:40])
         return dict(runs={n: r for n, (_, r) in runs.items()}, coords=pca(z), what=what, split=split,
-                    score=linear_r2(z, what) if isinstance(what[0], float) else linear_probe(z, what))
+                    score=score, chance=chance)
 
     def show(self, r: dict, s: dict) -> list:
         import matplotlib.pyplot as plt
@@ -61,5 +66,7 @@ class TaskEmbeddingPanel(Panel):
                         f"task embeddings z (PCA) by {'pitch (Hz)' if numeric else 'task'}", ax=right)
         rows = [dict(method=n, accuracy=res["accuracy"][0], interval=res["accuracy"][1], before=res["curve"][0])
                 for n, res in r["runs"].items()]
-        kind = "R² of pitch" if numeric else "probe accuracy of the task"
-        return [fig, html_table(rows), f"<p>read off z: {kind} = {r['score']:.2f} (cross-validated)</p>"]
+        kind = ("R² of pitch (cross-validated, folds grouped by speaker)" if numeric else
+                f"probe accuracy of the task on training episodes (cross-validated; chance, the majority "
+                f"share: {r['chance']:.2f})")
+        return [fig, html_table(rows), f"<p>read off z: {kind} = {r['score']:.2f}</p>"]
