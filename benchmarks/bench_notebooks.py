@@ -1,10 +1,12 @@
 """Seconds to execute each notebook (fast and full mode) and one widget Run with default settings.
 
-Run: python benchmarks/bench_notebooks.py [--modes fast full] [--notebooks 01 02 ...] [--no-widgets]
+Run: python benchmarks/bench_notebooks.py [--modes fast full] [--notebooks 01 02 ...] [--no-widgets] [--outputs DIR]
 Targets (2 CPU cores): each notebook <= 45 s in fast mode and <= 180 s in full mode; one Run <= 20 s.
 
 Each mode gets a fresh, empty cache folder; the corpus is generated into it first (its time is printed
 separately), so a notebook's time is its own work plus the kernel's start, not the corpus generation.
+A notebook whose cell raises (e.g. a failing lesson assert) is reported as FAILED with the error, and the run goes
+on. ``--outputs DIR`` writes each executed notebook, outputs included, to DIR/<mode>/ (to read the numbers).
 """
 import argparse
 import os
@@ -18,22 +20,30 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET = {"fast": 45.0, "full": 180.0}
 
 
-def execute(path: Path, env: dict) -> float:
-    """Run every cell of a notebook in a fresh python3 kernel; return the wall time in seconds."""
+def execute(path: Path, env: dict, save: Path | None = None) -> tuple[float, str | None]:
+    """Run every cell of a notebook in a fresh python3 kernel; return (wall seconds, error or None)."""
     import nbformat
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(path, as_version=4)
     old = dict(os.environ)
     os.environ.update(env)                      # the kernel inherits this process's environment
+    error = None
+    start = time.perf_counter()
     try:
-        start = time.perf_counter()
         NotebookClient(nb, timeout=1200, kernel_name="python3",
                        resources={"metadata": {"path": str(path.parent)}}).execute()
-        return time.perf_counter() - start
+    except CellExecutionError as e:
+        error = str(e).strip().splitlines()[-1]
     finally:
+        seconds = time.perf_counter() - start
         os.environ.clear()
         os.environ.update(old)
+    if save is not None:
+        save.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, save / path.name)
+    return seconds, error
 
 
 def widget_runs(env: dict) -> dict:
@@ -78,6 +88,7 @@ def main():
     parser.add_argument("--modes", nargs="+", default=["fast", "full"], choices=["fast", "full"])
     parser.add_argument("--notebooks", nargs="+", default=None, help="number prefixes, e.g. 01 02 (default: all)")
     parser.add_argument("--no-widgets", action="store_true", help="skip the widget Run timings")
+    parser.add_argument("--outputs", type=Path, default=None, help="write the executed notebooks to DIR/<mode>/")
     args = parser.parse_args()
     paths = sorted((ROOT / "notebooks").glob("*.ipynb"))
     if args.notebooks:
@@ -90,8 +101,9 @@ def main():
                             "make_corpus('meta')"], env={**os.environ, **env}, check=True)
             print(f"[{mode}] corpora 'easy' and 'meta' generated in {time.perf_counter() - start:.1f} s (not counted below)")
             for path in paths:
-                seconds = execute(path, env)
+                seconds, error = execute(path, env, args.outputs / mode if args.outputs else None)
                 flag = "ok" if seconds <= TARGET[mode] else f"OVER the {TARGET[mode]:.0f} s target"
+                flag += f"   FAILED: {error}" if error else ""
                 print(f"[{mode}] {path.name:<34} {seconds:6.1f} s   {flag}", flush=True)
             if not args.no_widgets:
                 for name, seconds in widget_runs(env).items():
