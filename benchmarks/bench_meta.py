@@ -24,6 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from calibrate import calibrate, describe
+
 LR = 0.1
 
 
@@ -126,6 +128,7 @@ def main():
                                   str(args.steps), "--width", str(args.width), "--repeats", str(args.repeats)],
                                  capture_output=True, text=True, check=True)
             results[which] = json.loads(out.stdout.strip().splitlines()[-1])
+    print(describe(calibrate()))
     print(f"MAML meta-step, second order, meta-batch {args.meta_batch}, {args.steps} inner steps (lr {LR}), "
           f"5-way 5-shot + 3 queries per class, width {args.width}, {torch.get_num_threads()} threads")
     base = results["learn2learn"]["seconds"]

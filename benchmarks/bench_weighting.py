@@ -3,9 +3,10 @@
 Gradient-based methods are timed at both granularities (task gradients on the shared representation and on the
 shared parameters), interleaved round by round with the equal step so that drift on a shared machine cancels.
 Run: python benchmarks/bench_weighting.py [--steps 10]   (target: gradient-based methods <= 1.5x equal)
+The ratios are machine-independent already; the first line gives the machine's calibration unit (calibrate.py) and
+the equal step's seconds can be read against it.
 """
 import argparse
-import subprocess
 import time
 
 import torch
@@ -15,6 +16,8 @@ from mtlkit.features import FeatureDataset, collate
 from mtlkit.models import MultiTaskModel
 from mtlkit.train import train_step
 from mtlkit.weighting import GRAD_ON, WEIGHTINGS, make_weighting
+
+from calibrate import calibrate, describe
 
 TASKS = ["vad", "speaker", "emotion", "keyword"]
 
@@ -37,13 +40,6 @@ def median(xs: list) -> float:
     return sorted(xs)[len(xs) // 2]
 
 
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
-    except (OSError, StopIteration):
-        return "unknown"
-
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
@@ -54,7 +50,7 @@ def main():
     g = torch.Generator().manual_seed(0)
     order = torch.randperm(len(data), generator=g)
     batches = [collate([data[int(i)] for i in order[s:s + 32]]) for s in range(0, min(32 * 8, len(data) - 31), 32)]
-    print(f"CPU: {cpu_name()}; torch threads {torch.get_num_threads()}")
+    print(describe(calibrate()), f"; torch threads {torch.get_num_threads()}")
     print(f"hard sharing, 4 tasks, batch 32; per method {args.steps} timed steps (after 2 warm-up), interleaved with "
           f"a plain equal step (one backward); ratio = median step / median equal step of the same rounds")
     print(f"{'weighting':<12}{'equal s/step':>14}" + "".join(f"{'x equal (' + where + ')':>28}" for where in GRAD_ON))
