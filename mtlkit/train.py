@@ -87,20 +87,34 @@ def task_loss(task: str, logits: torch.Tensor, labels: torch.Tensor) -> torch.Te
     return F.cross_entropy(logits, labels, ignore_index=IGNORE)
 
 
-def batches(dataset, batch_size: int, generator: torch.Generator | None = None):
-    """Collated batches of a FeatureDataset: shuffled by ``generator``, or in order when it is None."""
-    order = torch.randperm(len(dataset), generator=generator) if generator is not None else torch.arange(len(dataset))
-    for start in range(0, len(dataset), batch_size):
-        yield collate([dataset[int(i)] for i in order[start:start + batch_size]])
+def batches(dataset, batch_size: int, generator: torch.Generator | None = None, by_length: bool = False):
+    """Collated batches of a FeatureDataset: shuffled by ``generator``, or in order when it is None.
+
+    ``by_length`` (without a generator) batches utterances in length order, so that each batch pads less: for
+    evaluation, where the order does not matter. Training batches stay plain random draws: batches of similar
+    lengths train 1.3x faster but learn emotion worse (on the fast corpus notebook 01's emotion accuracy fell from
+    0.47 to 0.33), since an emotion changes the speaking rate and so the length.
+    """
+    if generator is not None:
+        order = torch.randperm(len(dataset), generator=generator).tolist()
+    elif by_length:
+        order = sorted(range(len(dataset)), key=lambda i: len(dataset.feats[i]))
+    else:
+        order = list(range(len(dataset)))
+    for start in range(0, len(order), batch_size):
+        yield collate([dataset[i] for i in order[start:start + batch_size]])
 
 
 @torch.no_grad()
 def evaluate(model: MultiTaskModel, dataset, batch_size: int = 64) -> tuple[dict, dict]:
-    """Metrics per task on a dataset, and the (true, predicted) labels: ({task: {metric}}, {task: (y, y_hat)})."""
+    """Metrics per task on a dataset, and the (true, predicted) labels: ({task: {metric}}, {task: (y, y_hat)}).
+
+    Utterances are batched in length order (less padding); the pairs follow that order, which no metric sees.
+    """
     model.eval()
     device = model_device(model)
     pairs = {t: ([], []) for t in model.tasks}
-    for batch in batches(dataset, batch_size, None):
+    for batch in batches(dataset, batch_size, None, by_length=True):
         batch = to_device(batch, device)
         out = model(batch["feats"], batch["lengths"])
         for t, logits in out.logits.items():

@@ -9,6 +9,7 @@ import torch
 from mtlkit.data import Corpus
 from mtlkit.metrics import delta_m, f1_scores, macro_f1, mean_ci, task_metrics
 from mtlkit.models import SHARINGS, MultiTaskModel, reverse_gradient
+from mtlkit.features import collate
 from mtlkit.train import History, fit
 
 TASKS = {"vad": 2, "speaker": 4, "emotion": 5}
@@ -260,3 +261,34 @@ def test_bilstm_block_equals_a_packed_bidirectional_lstm():
     packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
     y, _ = torch.nn.utils.rnn.pad_packed_sequence(ref(packed)[0], batch_first=True, total_length=7)
     assert torch.allclose(block(x, lengths), x + y, atol=1e-6)
+
+
+
+def test_evaluation_batches_in_length_order_pad_less_and_score_the_same(tiny_corpus):
+    from mtlkit.features import FeatureDataset
+    from mtlkit.train import batches, evaluate
+
+    data = FeatureDataset(tiny_corpus.split("train"), ("vad", "speaker", "emotion"))
+
+    def padded(bs) -> int:                                  # frames of padding over an epoch
+        return sum(b["feats"].shape[0] * b["feats"].shape[1] - int(b["lengths"].sum()) for b in bs)
+
+    in_order = list(batches(data, 4, None, by_length=True))
+    assert [int(n) for b in in_order for n in b["lengths"]] == sorted(len(f) for f in data.feats)
+    assert padded(in_order) < 0.3 * padded(list(batches(data, 4, None))), "length order should pad far less"
+    torch.manual_seed(0)
+    model = MultiTaskModel({"vad": 2, "speaker": len(data.classes["speaker"]), "emotion": 5}, width=16)
+    scores, pairs = evaluate(model, data, batch_size=4)
+    by_hand = {t: ([], []) for t in ("vad", "speaker", "emotion")}
+    model.eval()
+    with torch.no_grad():
+        for i in range(len(data)):                          # one utterance at a time: no padding at all
+            b = collate([data[i]])
+            out = model(b["feats"], b["lengths"])
+            for t in by_hand:
+                by_hand[t][0].append(b[t].flatten())
+                by_hand[t][1].append(out.logits[t].argmax(-1).flatten())
+    for t, (y, y_hat) in by_hand.items():
+        y, y_hat = torch.cat(y), torch.cat(y_hat)
+        keep = y >= 0
+        assert sorted(zip(y[keep].tolist(), y_hat[keep].tolist())) == sorted(zip(*(a.tolist() for a in pairs[t])))
