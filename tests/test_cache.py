@@ -29,15 +29,19 @@ def _same_corpus(a, b) -> None:
     assert a.speakers == b.speakers and a.info == b.info
 
 
-def test_first_run_equals_every_reload(cache, monkeypatch):
+def test_first_run_equals_every_reload(cache, monkeypatch, capsys):
     settings = dict(SMALL, utterances_per_speaker=4, noises=("none", "white", "pink"), reverb=0.5)
     first = make_corpus("hard", **settings)            # generated: the run a newcomer sees first
     folder = cache / "corpora" / corpus_config("hard", **settings).key()
+    said = capsys.readouterr().out                     # a newcomer is told what is happening, and for how long
+    n = SMALL["speakers"] * 4
+    assert f"generating the 'hard' corpus once ({n} utterances, about" in said and str(folder) in said, said
+    assert "generated in" in said
     assert folder.is_dir() and first.root == folder
     assert any(0 < u.rt60 for u in first) and any(not np.isnan(u.snr_db) for u in first)   # rounding exercised
     monkeypatch.setattr(generate, "build_corpus", lambda config: pytest.fail("the second call regenerated"))
     second = make_corpus("hard", **settings)
-    assert second.root == folder
+    assert second.root == folder and capsys.readouterr().out == ""      # a reload is silent
     _same_corpus(first, second)
     _same_corpus(first, load_corpus(folder))
     from mtlkit.features import FeatureDataset

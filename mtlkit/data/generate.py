@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import asdict, dataclass, fields
 from importlib import metadata
 
@@ -107,7 +108,12 @@ def make_corpus(preset: str = "easy", cache: bool = True, **overrides) -> Corpus
     folder = cache_dir() / "corpora" / config.key()
     if folder.is_dir():
         return load_corpus(folder)
+    n = config.speakers * config.utterances_per_speaker
+    print(f"mtlkit: generating the {config.preset!r} corpus once ({n} utterances, about {1 + n / 250:.0f} s on 2 "
+          f"CPU cores); every later make_corpus({config.preset!r}) reads it from {folder}", flush=True)
+    start = time.perf_counter()
     corpus = build_corpus(config)
+    print(f"mtlkit: generated in {time.perf_counter() - start:.1f} s", flush=True)
     try:
         corpus.save(folder)
     except FileExistsError:                       # built meanwhile by another process: theirs is complete
