@@ -106,8 +106,8 @@ def main():
     paths = sorted((ROOT / "notebooks").glob("*.ipynb"))
     if args.notebooks:
         paths = [p for p in paths if p.name[:2] in args.notebooks]
-    unit = calibrate()
-    print(describe(unit), flush=True)
+    units, results = [calibrate()], []
+    print(describe(units[0]), "(before)", flush=True)
     for mode in args.modes:
         with tempfile.TemporaryDirectory(prefix="mtlkit-bench-") as cache:
             env = {"MTLKIT_FAST": "1" if mode == "fast" else "0", "MTLKIT_CACHE": cache}
@@ -117,12 +117,19 @@ def main():
             print(f"[{mode}] corpora 'easy' and 'meta' generated in {time.perf_counter() - start:.1f} s (not counted below)")
             for path in paths:
                 seconds, error = execute(path, env, args.outputs / mode if args.outputs else None)
-                failed = f"   FAILED: {error}" if error else ""
-                print(f"[{mode}] {path.name:<34} {verdict(seconds, unit, mode)}{failed}", flush=True)
+                results.append((mode, path.name, mode, seconds, f"   FAILED: {error}" if error else ""))
+                print(f"[{mode}] {path.name:<34} {verdict(seconds, units[0], mode)}{results[-1][-1]}", flush=True)
             if not args.no_widgets:
                 for name, seconds in widget_runs(env).items():
-                    print(f"[{mode}] widget Run {name:<27} {verdict(seconds, unit, 'widget')}", flush=True)
-
+                    results.append((mode, f"widget Run {name}", "widget", seconds, ""))
+                    print(f"[{mode}] widget Run {name:<27} {verdict(seconds, units[0], 'widget')}", flush=True)
+    units.append(calibrate())
+    print(describe(units[1]), "(after)")
+    unit = sum(units) / 2
+    print(f"Summary, in units of the mean calibration before and after ({unit:.3f} s): a shared or throttled machine"
+          f" moves the calibration too; if before and after differ by more than 10%, measure again.")
+    for mode, name, budget, seconds, failed in results:
+        print(f"[{mode}] {name:<45} {verdict(seconds, unit, budget)}{failed}")
 
 if __name__ == "__main__":
     main()
