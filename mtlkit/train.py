@@ -142,11 +142,15 @@ def task_gradients(model: MultiTaskModel, batch: dict, tasks, grad_on: str = "pa
     Introduced in notebooks/04_loss_weighting.ipynb.
     """
     check_choice("grad_on", grad_on, GRAD_ON)
-    batch = to_device(batch, model_device(model))
     split = grad_on == "representation"
-    out = model(batch["feats"], batch["lengths"], split_shared=split)
-    losses = torch.stack([task_loss(t, out.logits[t], batch[t]) for t in tasks])
+    out, losses = _forward(model, to_device(batch, model_device(model)), tasks, split)
     return _task_grads(losses, out.shared_leaves if split else model.shared_parameters())
+
+
+def _forward(model: MultiTaskModel, batch: dict, tasks, split: bool) -> tuple:
+    """The model's Output on a batch and the task losses (T,); ``split``: heads read detached shared copies."""
+    out = model(batch["feats"], batch["lengths"], split_shared=split)
+    return out, torch.stack([task_loss(t, out.logits[t], batch[t]) for t in tasks])
 
 
 def _cosines(grads: torch.Tensor) -> torch.Tensor:
@@ -292,8 +296,7 @@ def train_step(model: MultiTaskModel, weigher, optimizer, batch: dict, tasks: li
     has_shared = bool(model.shared_parameters())
     split = has_shared and grad_on == "representation"
     model.train()
-    out = model(batch["feats"], batch["lengths"], split_shared=split)
-    losses = torch.stack([task_loss(t, out.logits[t], batch[t]) for t in tasks])
+    out, losses = _forward(model, batch, tasks, split)
     for i, t in enumerate(tasks):
         if not torch.isfinite(losses[i]):
             raise FloatingPointError(f"loss of task {t!r} is {losses[i].item()} at step {step} (epoch {epoch}); "

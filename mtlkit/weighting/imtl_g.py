@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import Combination, Weighting, check_grads, combine
+from .base import Combination, Weighting, check_grads, combine, gram
 
 
 class IMTLG(Weighting):
@@ -26,11 +26,10 @@ class IMTLG(Weighting):
         super().__init__(tasks)
 
     def forward(self, losses: Tensor, grads: Tensor | None = None) -> Combination:
-        g = check_grads(grads, self.num_tasks).double()
+        dots = gram(check_grads(grads, self.num_tasks))           # (T, T): everything below needs only dot products
         if self.num_tasks == 1:
             return combine(torch.ones(1), grads)
-        gram = g @ g.T                                             # (T, T): everything below needs only dot products
-        m = gram / gram.diagonal().sqrt().clamp_min(1e-300)        # m[i, j] = g_i . u_j
+        m = dots / dots.diagonal().sqrt().clamp_min(1e-300)        # m[i, j] = g_i . u_j
         gu = m[0, 0] - m[0, 1:]                                    # g_1 U^T (T-1,)
         du = gu[None, :] - m[1:, :1] + m[1:, 1:]                   # D U^T (T-1, T-1)
         rest = gu @ torch.linalg.pinv(du)                          # alpha_2..T (T-1,)
