@@ -133,5 +133,6 @@ def main():
     for mode, name, budget, seconds, failed in results:
         print(f"[{mode}] {name:<45} {verdict(seconds, unit, budget)}{failed}")
 
+
 if __name__ == "__main__":
     main()

@@ -40,7 +40,6 @@ def median(xs: list) -> float:
     return sorted(xs)[len(xs) // 2]
 
 
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=10)

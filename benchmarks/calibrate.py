@@ -17,7 +17,6 @@ Run <= 10 s, the whole ``make test`` (install excluded) <= 8 minutes.
 Run: python benchmarks/calibrate.py   (prints this machine's cu in seconds and the budgets in seconds here)
 """
 import json
-import os
 import subprocess
 import sys
 import time
@@ -117,7 +116,7 @@ def cpu_name() -> str:
 
 def calibrate() -> float:
     """Seconds of one calibration unit on this machine (the workload runs in a fresh Python process)."""
-    out = subprocess.run([sys.executable, "-c", _WORKLOAD], env=dict(os.environ), capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", _WORKLOAD], capture_output=True, text=True)
     if out.returncode:
         raise RuntimeError(f"the calibration workload failed:\n{out.stderr[-2000:]}")
     return float(json.loads(out.stdout.strip().splitlines()[-1]))
