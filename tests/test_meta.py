@@ -194,7 +194,7 @@ def test_non_finite_losses_are_named(meta_corpus):
         method.meta_train(3, meta_batch=2)
 
 
-def test_composite_layer_norm_equals_torch_layer_norm():
+def test_meta_layer_norm_equals_torch_layer_norm():
     from mtlkit.meta.model import LayerNorm
 
     x, ours, ref = torch.randn(3, 7, 16) * 3 + 1, LayerNorm(16), torch.nn.LayerNorm(16)

@@ -247,21 +247,42 @@ def test_attentive_statistics_pooling_with_flat_scores_is_mean_and_std():
         assert torch.allclose(out[b, 3:], frames.std(0, unbiased=False), atol=1e-5)
 
 
-def test_bilstm_block_equals_a_packed_bidirectional_lstm():
-    from mtlkit.models.encoder import BiLSTMBlock
-
-    torch.manual_seed(0)
-    block, lengths = BiLSTMBlock(8, dropout=0.0).eval(), torch.tensor([7, 3, 5])
-    x = torch.randn(3, 7, 8) * (torch.arange(7)[None, :, None] < lengths[:, None, None])
-    ref = torch.nn.LSTM(8, 4, batch_first=True, bidirectional=True)
+def _packed_reference(block, x, lengths):
+    """A packed bidirectional LSTM with the block's weights, run on (batch, frames, n) of the given lengths."""
+    ref = torch.nn.LSTM(x.shape[-1], x.shape[-1] // 2, batch_first=True, bidirectional=True)
     with torch.no_grad():
         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
             getattr(ref, f"{name}_l0").copy_(getattr(block.forward_lstm, f"{name}_l0"))
             getattr(ref, f"{name}_l0_reverse").copy_(getattr(block.backward_lstm, f"{name}_l0"))
     packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-    y, _ = torch.nn.utils.rnn.pad_packed_sequence(ref(packed)[0], batch_first=True, total_length=7)
-    assert torch.allclose(block(x, lengths), x + y, atol=1e-6)
+    return torch.nn.utils.rnn.pad_packed_sequence(ref(packed)[0], batch_first=True, total_length=x.shape[1])[0]
 
+
+def test_bilstm_block_equals_a_packed_bidirectional_lstm():
+    from mtlkit.models.encoder import BiLSTMBlock
+
+    torch.manual_seed(0)
+    block, lengths = BiLSTMBlock(8, dropout=0.0, stride=1).eval(), torch.tensor([7, 3, 5])
+    x = torch.randn(3, 7, 8) * (torch.arange(7)[None, :, None] < lengths[:, None, None])
+    assert torch.allclose(block(x, lengths), x + _packed_reference(block, x, lengths), atol=1e-6)
+
+
+def test_bilstm_block_with_stride_2_runs_on_pair_means_and_repeats_each_output_over_its_two_frames():
+    from mtlkit.models.encoder import BiLSTMBlock
+
+    torch.manual_seed(0)
+    block, lengths = BiLSTMBlock(8, dropout=0.0, stride=2).eval(), torch.tensor([7, 3, 6])
+    x = torch.randn(3, 7, 8) * (torch.arange(7)[None, :, None] < lengths[:, None, None])
+    out = block(x, lengths)
+    for b, n in enumerate(lengths.tolist()):
+        frames = x[b, :n]
+        pairs = torch.stack([frames[i:i + 2].mean(0) for i in range(0, n, 2)])    # an odd last frame alone
+        y = _packed_reference(block, pairs[None], torch.tensor([len(pairs)]))[0]
+        expected = frames + y.repeat_interleave(2, 0)[:n]
+        assert torch.allclose(out[b, :n], expected, atol=1e-6), b
+        assert torch.all(out[b, n:] == 0), "padding frames stay zero"
+    with pytest.raises(ValueError, match="stride must be a positive number of frames, got 0"):
+        BiLSTMBlock(8, stride=0)
 
 
 def test_evaluation_batches_in_length_order_pad_less_and_score_the_same(tiny_corpus):

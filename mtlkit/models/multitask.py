@@ -79,7 +79,8 @@ class TaskGate(nn.Module):
 class MultiTaskModel(nn.Module):
     """Encoder(s) + one head per task, shared as ``sharing`` says: features (batch, frames, n) -> :class:`Output`.
 
-    ``tasks`` maps each enabled task to its number of classes; heads of other tasks are not built.
+    ``tasks`` maps each enabled task to its number of classes; heads of other tasks are not built. ``dropout``
+    is the encoder's (off by default, see :class:`~mtlkit.models.encoder.Encoder`).
     Introduced in notebooks/02_hard_vs_soft_sharing.ipynb.
     """
 
@@ -87,7 +88,7 @@ class MultiTaskModel(nn.Module):
                  lstm_layers: int = 2, pooling: str = "attentive", soft_lambda: float = 1e-2,
                  depths: dict | None = None,
                  gate: str = "channel", adversary_classes: int = 0, adversary_on: str = "emotion",
-                 adversary_strength: float = 1.0, dropout: float = 0.1, private: tuple = ()):
+                 adversary_strength: float = 1.0, dropout: float = 0.0, private: tuple = ()):
         super().__init__()
         check_choice("sharing", sharing, SHARINGS)
         if not tasks:
