@@ -102,7 +102,8 @@ def test_gradient_reversal_flips_and_scales_the_sign():
 
 def test_a_private_layer_is_the_only_branch_its_task_and_the_adversary_read():
     x, lengths = _batch()
-    model = MultiTaskModel(TASKS, width=16, private=("emotion",), adversary_classes=4, adversary_on="emotion").eval()
+    model = MultiTaskModel(TASKS, width=16, private=("emotion",), adversary_classes=4, adversary_on="emotion",
+                           frame_pool=1).eval()
     out = model(x, lengths)
     f = model.encoder(x, lengths)[-1]
     assert torch.allclose(model.embed(x, lengths, "emotion"),
@@ -256,6 +257,32 @@ def _packed_reference(block, x, lengths):
             getattr(ref, f"{name}_l0_reverse").copy_(getattr(block.backward_lstm, f"{name}_l0"))
     packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
     return torch.nn.utils.rnn.pad_packed_sequence(ref(packed)[0], batch_first=True, total_length=x.shape[1])[0]
+
+
+@pytest.mark.parametrize("sharing", ["hard", "cross_stitch", "gated"])
+def test_frame_pool_2_is_the_10ms_model_on_pair_means_with_each_vad_logit_repeated(sharing):
+    from mtlkit.models.encoder import pool_frames
+
+    torch.manual_seed(0)
+    pooled_model = MultiTaskModel(TASKS, sharing=sharing, width=16, frame_pool=2).eval()
+    plain = MultiTaskModel(TASKS, sharing=sharing, width=16, frame_pool=1).eval()
+    plain.load_state_dict(pooled_model.state_dict())
+    x, lengths = _batch()                                           # lengths 30, 21, 9 (odd: a lone last frame)
+    pairs = torch.zeros(3, 15, x.shape[-1])
+    for b, n in enumerate(lengths.tolist()):
+        for j in range(0, n, 2):
+            pairs[b, j // 2] = x[b, j:min(j + 2, n)].mean(0)
+    half = (lengths + 1) // 2
+    ours, ref = pooled_model(x, lengths), plain(pairs, half)
+    for t in ("speaker", "emotion"):
+        assert torch.allclose(ours.logits[t], ref.logits[t], atol=1e-5), t
+    assert ours.logits["vad"].shape[:2] == x.shape[:2]
+    for b, n in enumerate(lengths.tolist()):
+        assert torch.allclose(ours.logits["vad"][b, :n], ref.logits["vad"][b].repeat_interleave(2, 0)[:n], atol=1e-5)
+    assert torch.allclose(pooled_model.embed(x, lengths, "emotion"), plain.embed(pairs, half, "emotion"), atol=1e-5)
+    assert torch.equal(pool_frames(x, lengths, 2)[1], half)
+    with pytest.raises(ValueError, match="frame_pool must be a positive number of frames, got 0"):
+        MultiTaskModel(TASKS, frame_pool=0)
 
 
 def test_bilstm_block_equals_a_packed_bidirectional_lstm():

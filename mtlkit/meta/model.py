@@ -104,7 +104,8 @@ class MetaNet(nn.Module):
         """(batch, frames, n) -> (batch, width): the encoder's output averaged over the valid frames.
 
         Frames are first averaged ``frame_pool`` at a time (20 ms frames by default): half the work, and
-        utterance labels do not need 10 ms resolution.
+        utterance labels do not need 10 ms resolution. (At 40 ms MAML's meta-step is 1.5x faster again, but
+        measured on the tests' preset MAML then fell behind fine-tuning: 0.41 against 0.53.)
         """
         if self.frame_pool > 1:
             feats = F.avg_pool1d(feats.transpose(1, 2), self.frame_pool, ceil_mode=True).transpose(1, 2)
