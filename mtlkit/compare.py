@@ -115,12 +115,12 @@ def table(records: list) -> str:
     tasks = [k for k in rows[0] if k not in ("sharing", "weighting", "seeds", "delta_m", "seconds", "n_parameters",
                                               "gains")]
     head = f"{'sharing':<16}{'weighting':<13}" + "".join(f"{t + ' ' + MAIN_METRIC[t]:>20}" for t in tasks) + \
-        f"{'delta_m %':>16}{'params':>10}{'s/run':>8}"
+        f"{'delta_m %':>20}{'params':>10}{'s/run':>8}"
     lines = [head, "-" * len(head)]
-    fmt = lambda m, scale=1: f"{scale * m[0]:.3f}" + ("" if np.isnan(m[1]) else f" ± {scale * m[1]:.3f}")  # noqa
+    fmt = lambda m, d=3: f"{m[0]:.{d}f}" + ("" if np.isnan(m[1]) else f" ± {m[1]:.{d}f}")  # noqa: E731
     for row in rows:
         lines.append(f"{row['sharing']:<16}{row['weighting']:<13}" + "".join(f"{fmt(row[t]):>20}" for t in tasks)
-                     + f"{fmt(row['delta_m']):>16}{row['n_parameters']:>10}{row['seconds']:>8.1f}")
+                     + f"{fmt(row['delta_m'], 1):>20}{row['n_parameters']:>10}{row['seconds']:>8.1f}")
     return "\n".join(lines)
 
 

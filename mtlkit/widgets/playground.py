@@ -49,7 +49,7 @@ class PlaygroundPanel(Panel):
             weighting=W.Dropdown(options=list(WEIGHTINGS), value="equal", description="weighting"),
             epochs=W.IntSlider(value=epochs or 20, min=1, max=40, description="epochs"),
             family=W.Dropdown(options=FAMILIES, value="speaker_adaptation", description="family"),
-            method=W.Dropdown(options=list(METHODS), value="anil", description="method"),
+            method=W.Dropdown(options=list(METHODS), value="protonet", description="method"),
             k_shot=W.IntSlider(value=5, min=1, max=5, description="shots K"),
             meta_steps=W.IntSlider(value=meta_steps or pick(100, 40), min=0, max=500, step=10,
                                    description="outer steps"),

@@ -28,7 +28,7 @@ class TaskEmbeddingPanel(Panel):
         others = [m for m in METHODS if m != "task_embedding"]
         controls = dict(family=W.Dropdown(options=FAMILIES, value="speaker_adaptation", description="family"),
                         k_shot=W.IntSlider(value=5, min=1, max=5, description="shots K"),
-                        compare=W.Dropdown(options=others, value="anil", description="compare with"),
+                        compare=W.Dropdown(options=others, value="protonet", description="compare with"),
                         meta_steps=W.IntSlider(value=meta_steps or pick(150, 100), min=10, max=500, step=10,
                                                description="outer steps"))
         super().__init__(controls)
