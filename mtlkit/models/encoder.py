@@ -55,10 +55,10 @@ class BiLSTMBlock(nn.Module):
     valid frame: the same result as a packed bidirectional LSTM, about 6x faster to train on CPU (measured;
     packed sequences zero-fill a full-size gradient at every time step). The residual path makes the stack
     train several times faster from scratch (measured: 40 full-batch steps reach 0.84 training accuracy with
-    it, 0.41 without). With ``stride`` 2 the LSTMs read the mean of each two frames (a 20 ms frame rate, as
-    the pyramidal BiLSTM of Listen, Attend and Spell halves its frame rate, arXiv:1508.01211) and each output
-    is repeated over its two frames; the residual path keeps every 10 ms frame for VAD. Half the sequential
-    steps: training measured 1.3x faster.
+    it, 0.41 without). With ``stride`` 2 the LSTMs read the mean of each two input frames (half the frame
+    rate, as the pyramidal BiLSTM of Listen, Attend and Spell halves its own, arXiv:1508.01211) and each output
+    is repeated over its two frames; the residual path keeps every input frame. Half the sequential steps:
+    training measured 1.3x faster.
     """
 
     def __init__(self, width: int, dropout: float = 0.1, stride: int = 2):
@@ -82,8 +82,9 @@ class BiLSTMBlock(nn.Module):
 class Encoder(nn.Module):
     """CNN + BiLSTM: features (batch, frames, n_features) -> one output per layer, each (batch, frames, width).
 
-    Layers are named ``cnn``, ``lstm1``, ``lstm2``, ... (see :attr:`layer_names`). ``lstm_stride``: frames
-    per LSTM step (2: the LSTMs run at 20 ms, see :class:`BiLSTMBlock`). ``dropout`` after every layer is off
+    Layers are named ``cnn``, ``lstm1``, ``lstm2``, ... (see :attr:`layer_names`). ``lstm_stride``: input
+    frames per LSTM step (2: half the input's frame rate, see :class:`BiLSTMBlock`; 40 ms in the multi-task
+    model, which feeds the encoder 20 ms frames). ``dropout`` after every layer is off
     by default: measured on the fast corpus (5 sharings x 2 seeds, 10 epochs), dropout 0.1 here scored no
     better and made training 1.3x slower (drawing one random number per frame and channel).
     Introduced in notebooks/01_single_task_baselines.ipynb.
