@@ -1,0 +1,156 @@
+"""Every exercise checker accepts its reference and rejects realistic wrong solutions with the intended message."""
+import inspect
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from mtlkit.exercises import EXERCISES, check, hint, solution
+
+
+def _verdict(capsys, name, fn) -> tuple[bool, str]:
+    ok = check(name, fn)
+    return ok, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_every_checker_accepts_its_reference_and_reports_a_stub_as_not_done(capsys, name):
+    ok, out = _verdict(capsys, name, EXERCISES[name].reference)
+    assert ok and out.startswith(f"{name}: passed. Checked:"), out
+
+    def stub(*args):
+        raise NotImplementedError
+
+    ok, out = _verdict(capsys, name, stub)
+    assert not ok and "not done yet" in out, out
+
+
+def _pcgrad_sign_error(grads):
+    p = grads.clone()
+    for i in range(len(grads)):
+        for j in range(len(grads)):
+            dot = p[i] @ grads[j]
+            if j != i and dot < 0:
+                p[i] = p[i] + dot / (grads[j] @ grads[j]) * grads[j]
+    return p
+
+
+def _pcgrad_norm_not_squared(grads):
+    p = grads.clone()
+    for i in range(len(grads)):
+        for j in range(len(grads)):
+            dot = p[i] @ grads[j]
+            if j != i and dot < 0:
+                p[i] = p[i] - dot / grads[j].norm() * grads[j]
+    return p
+
+
+def _pcgrad_on_projected(grads):                  # projects in place: g_j is already projected when used
+    for i in range(len(grads)):
+        for j in range(len(grads)):
+            dot = grads[i] @ grads[j]
+            if j != i and dot < 0:
+                grads[i] = grads[i] - dot / (grads[j] @ grads[j]) * grads[j]
+    return grads
+
+
+def _pcgrad_always(grads):                        # projects even when the gradients agree
+    p = grads.clone()
+    for i in range(len(grads)):
+        for j in range(len(grads)):
+            if j != i:
+                p[i] = p[i] - (p[i] @ grads[j]) / (grads[j] @ grads[j]) * grads[j]
+    return p
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (_pcgrad_sign_error, "still conflicts with task 2: g_1' . g_2 = -2.00 < 0"),
+    (_pcgrad_norm_not_squared, "divide by ||g_2||^2, not ||g_2||"),
+    (_pcgrad_on_projected, "project g_i' off the *original* g_j"),
+    (_pcgrad_always, "gradients that do not conflict (g_1 . g_2 = 1 > 0) must come back unchanged"),
+    (lambda grads: grads.sum(0), "return a tensor of the same shape as grads"),
+])
+def test_pcgrad_checker_rejects_wrong_projections(capsys, wrong, message):
+    ok, out = _verdict(capsys, "pcgrad_project", wrong)
+    assert not ok and message in out, out
+
+
+def _reversal(scale, forward_sign=1.0, detach=False):
+    def fn(x, strength):
+        class F(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return forward_sign * x.view_as(x)
+
+            @staticmethod
+            def backward(ctx, grad):
+                return scale(strength) * grad
+        out = F.apply(x)
+        return out.detach() if detach else out
+    return fn
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (_reversal(lambda s: 1.0), "the gradient came through unchanged"),
+    (_reversal(lambda s: -1.0), "negated but not scaled"),
+    (_reversal(lambda s: s), "expected [-0.30000001192092896, -0.6000000238418579, 0.30000001192092896]"),
+    (_reversal(lambda s: -s, forward_sign=-1.0), "the forward pass must return x unchanged"),
+    (_reversal(lambda s: -s, detach=True), "the output does not require a gradient"),
+])
+def test_gradient_reversal_checker_rejects_wrong_layers(capsys, wrong, message):
+    ok, out = _verdict(capsys, "gradient_reversal", wrong)
+    assert not ok and message in out, out
+
+
+def _protos(support, labels, n_way, reduce="mean"):
+    return torch.stack([getattr(support[labels == c], reduce)(0) for c in range(n_way)])
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (lambda s, y, q, n: torch.cdist(q, _protos(s, y, n)) ** 2, "the signs are flipped"),
+    (lambda s, y, q, n: -torch.cdist(q, _protos(s, y, n)), "use the *squared* Euclidean distance"),
+    (lambda s, y, q, n: -torch.cdist(q, _protos(s, y, n, "sum")) ** 2, "a prototype is the *mean*"),
+    (lambda s, y, q, n: -torch.cdist(q, s.view(n, -1, s.shape[-1]).mean(1)) ** 2,   # classes by position
+     "pick each class's support rows by its label, not by position"),
+])
+def test_proto_logits_checker_rejects_wrong_logits(capsys, wrong, message):
+    ok, out = _verdict(capsys, "proto_logits", wrong)
+    assert not ok and message in out, out
+
+
+def test_a_crashing_solution_is_reported_with_its_input_not_raised(capsys):
+    ok, out = _verdict(capsys, "proto_logits", lambda s, y, q, n: s @ q)
+    assert not ok and "your function raised RuntimeError" in out and "2-way 2-shot example" in out, out
+
+
+def test_hints_come_one_at_a_time_and_the_solution_is_the_reference_source(capsys):
+    name = "gradient_reversal"
+    first, second = hint(name), hint(name)
+    assert first.startswith("hint 1 of 3") and second.startswith("hint 2 of 3")
+    assert "def reverse_gradient" in solution(name) and "return Reverse.apply(x)" in solution(name)
+    with pytest.raises(ValueError, match="exercise 'nope'.*pcgrad_project"):
+        check("nope", print)
+
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def _cell(nb: dict, suffix: str) -> str:
+    return next("".join(c["source"]) for c in nb["cells"] if c.get("id", "").endswith(suffix))
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_each_notebook_exercise_reports_its_stub_as_not_done_and_passes_with_the_reference_filled_in(capsys, name):
+    exercise = EXERCISES[name]
+    nb = json.loads((NOTEBOOKS / f"{exercise.notebook}.ipynb").read_text())
+    stub, check_cell = _cell(nb, "-exercise-stub"), _cell(nb, "-exercise-check")
+    assert f"def {exercise.reference.__name__}(" in stub and "raise NotImplementedError" in stub
+    assert f'check("{name}", {exercise.reference.__name__})' in check_cell
+    namespace = {}
+    exec(stub, namespace)                                   # the notebook as committed: the stub
+    exec(check_cell, namespace)
+    assert "not done yet" in capsys.readouterr().out
+    exec(inspect.getsource(exercise.reference), namespace)  # a learner who wrote the reference
+    exec(check_cell, namespace)
+    assert f"{name}: passed" in capsys.readouterr().out
