@@ -154,3 +154,50 @@ def test_each_notebook_exercise_reports_its_stub_as_not_done_and_passes_with_the
     exec(inspect.getsource(exercise.reference), namespace)  # a learner who wrote the reference
     exec(check_cell, namespace)
     assert f"{name}: passed" in capsys.readouterr().out
+
+
+def _penalty(distance, lam_used=True, detach=False, reduce="sum"):
+    def fn(towers, lam):
+        total = 0.0
+        for params in zip(*towers):
+            stacked = torch.stack(params)
+            total = total + distance(stacked)
+        if reduce == "mean":
+            total = total / len(towers)
+        out = (lam if lam_used else 1.0) * total
+        return out.detach() if detach else out
+    return fn
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (_penalty(lambda s: ((s - s.mean(0)) ** 2).sum(), lam_used=False), "lam is missing"),
+    (_penalty(lambda s: (s - s.mean(0)).flatten(1).norm(dim=1).sum()), "squares the distances"),
+    (_penalty(lambda s: ((s - s[0]) ** 2).sum()), "from the towers' *mean*, not from the first tower"),
+    (_penalty(lambda s: ((s - s.mean(0)) ** 2).sum(), detach=True), "does not reach the towers' parameters"),
+    (_penalty(lambda s: ((s - s.mean(0)) ** 2).sum(), reduce="mean"), "the penalty is 2.50"),
+])
+def test_soft_penalty_checker_rejects_wrong_penalties(capsys, wrong, message):
+    ok, out = _verdict(capsys, "soft_penalty", wrong)
+    assert not ok and message in out, out
+
+
+def _gate(order="fe", valid_only=True, squash=True, keep_dim=True):
+    def fn(f, mask, e, weight, bias):
+        m = mask.unsqueeze(-1) if valid_only else torch.ones_like(mask).unsqueeze(-1)
+        summary = (f * m).sum(1) / m.sum(1)
+        parts = [summary, e.expand(f.shape[0], -1)]
+        z = torch.cat(parts if order == "fe" else parts[::-1], -1) @ weight.T + bias
+        z = torch.sigmoid(z) if squash else z
+        return z.unsqueeze(1) if keep_dim else z
+    return fn
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (_gate(squash=False), "alpha must lie in (0, 1)"),
+    (_gate(valid_only=False), "average f over the *valid* frames only"),
+    (_gate(order="ef"), "the input is [mean_t f_t ; e] in that order"),
+    (_gate(keep_dim=False), "return alpha of shape (batch, 1, width) = (3, 1, 4)"),
+])
+def test_channel_gate_checker_rejects_wrong_gates(capsys, wrong, message):
+    ok, out = _verdict(capsys, "channel_gate", wrong)
+    assert not ok and message in out, out
