@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from .config import check_choice
 from .device import model_device, to_device, to_numpy
-from .models.encoder import frame_mask, pool_frames
+from .models.encoder import frame_mask, pooled_lengths
 from .train import batches, features_for
 
 PROJECTIONS = ("pca", "tsne")
@@ -35,7 +35,7 @@ def embed(history, corpus, layer: str = "head", task: str | None = None, batch_s
             rows.append(model.embed(feats, lengths, task))
         else:
             out = model.layer_outputs(feats, lengths, task)[model.layer_names.index(layer)]
-            _, lengths = pool_frames(feats, lengths, model.frame_pool)     # the layers' frame rate
+            lengths = pooled_lengths(lengths, model.frame_pool)           # the layers' frame rate
             mask = frame_mask(lengths, out.shape[1]).unsqueeze(-1)
             rows.append((out * mask).sum(1) / lengths[:, None])
     return to_numpy(torch.cat(rows))

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import check_choice
-from ..models.encoder import ConvBlock, Encoder, frame_mask
+from ..models.encoder import ConvBlock, Encoder, frame_mask, pooled_lengths
 
 ENCODERS = ("cnn", "cnn_lstm")
 """``cnn``: two conv blocks (vmappable: tasks of a meta-batch run in parallel). ``cnn_lstm``: the multi-task
@@ -110,7 +110,7 @@ class MetaNet(nn.Module):
         """
         if self.frame_pool > 1:
             feats = F.avg_pool1d(feats.transpose(1, 2), self.frame_pool, ceil_mode=True).transpose(1, 2)
-            lengths = torch.div(lengths + self.frame_pool - 1, self.frame_pool, rounding_mode="floor")
+            lengths = pooled_lengths(lengths, self.frame_pool)
         if self.encoder_kind == "cnn":
             x = feats
             for block in self.blocks:

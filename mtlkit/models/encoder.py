@@ -37,6 +37,11 @@ def reverse_within_lengths(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tens
     return x.gather(1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
 
 
+def pooled_lengths(lengths: torch.Tensor, stride: int) -> torch.Tensor:
+    """(batch,) lengths in frames -> (batch,) lengths after pooling ``stride`` frames at a time: ceil(length/stride)."""
+    return torch.div(lengths + stride - 1, stride, rounding_mode="floor")
+
+
 def pool_frames(x: torch.Tensor, lengths: torch.Tensor, stride: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean of each ``stride`` consecutive valid frames: (batch, frames, n) -> (batch, ceil(frames/stride), n)."""
     if stride == 1:
@@ -45,7 +50,7 @@ def pool_frames(x: torch.Tensor, lengths: torch.Tensor, stride: int) -> tuple[to
     pad = (-x.shape[1]) % stride
     total = F.avg_pool1d(F.pad(x.transpose(1, 2) * mask, (0, pad)), stride)
     count = F.avg_pool1d(F.pad(mask, (0, pad)), stride).clamp_min(1 / stride)
-    return (total / count).transpose(1, 2), torch.div(lengths + stride - 1, stride, rounding_mode="floor")
+    return (total / count).transpose(1, 2), pooled_lengths(lengths, stride)
 
 
 class BiLSTMBlock(nn.Module):
@@ -71,10 +76,10 @@ class BiLSTMBlock(nn.Module):
         self.stride = stride
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        pooled, pooled_lengths = pool_frames(x, lengths, self.stride)
+        pooled, steps = pool_frames(x, lengths, self.stride)                # steps: LSTM steps per utterance
         ahead, _ = self.forward_lstm(pooled)
-        behind, _ = self.backward_lstm(reverse_within_lengths(pooled, pooled_lengths))
-        y = torch.cat([ahead, reverse_within_lengths(behind, pooled_lengths)], -1)
+        behind, _ = self.backward_lstm(reverse_within_lengths(pooled, steps))
+        y = torch.cat([ahead, reverse_within_lengths(behind, steps)], -1)
         y = y.repeat_interleave(self.stride, 1)[:, :x.shape[1]]
         return x + self.drop(y) * frame_mask(lengths, x.shape[1]).unsqueeze(-1)
 
