@@ -26,49 +26,28 @@ def test_every_checker_accepts_its_reference_and_reports_a_stub_as_not_done(caps
     assert not ok and "not done yet" in out, out
 
 
-def _pcgrad_sign_error(grads):
-    p = grads.clone()
-    for i in range(len(grads)):
-        for j in range(len(grads)):
-            dot = p[i] @ grads[j]
-            if j != i and dot < 0:
-                p[i] = p[i] + dot / (grads[j] @ grads[j]) * grads[j]
-    return p
+def _pcgrad_variant(coefficient, always=False, in_place=False):
+    """PCGrad with one realistic mistake: g_i' <- g_i' - coefficient(g_i', g_j) g_j, maybe without a conflict,
+    maybe in place (then g_j is already projected when it is used)."""
+    def fn(grads):
+        p = grads if in_place else grads.clone()
+        for i in range(len(grads)):
+            for j in range(len(grads)):
+                if j != i and (always or p[i] @ grads[j] < 0):
+                    p[i] = p[i] - coefficient(p[i], grads[j]) * grads[j]
+        return p
+    return fn
 
 
-def _pcgrad_norm_not_squared(grads):
-    p = grads.clone()
-    for i in range(len(grads)):
-        for j in range(len(grads)):
-            dot = p[i] @ grads[j]
-            if j != i and dot < 0:
-                p[i] = p[i] - dot / grads[j].norm() * grads[j]
-    return p
-
-
-def _pcgrad_on_projected(grads):                  # projects in place: g_j is already projected when used
-    for i in range(len(grads)):
-        for j in range(len(grads)):
-            dot = grads[i] @ grads[j]
-            if j != i and dot < 0:
-                grads[i] = grads[i] - dot / (grads[j] @ grads[j]) * grads[j]
-    return grads
-
-
-def _pcgrad_always(grads):                        # projects even when the gradients agree
-    p = grads.clone()
-    for i in range(len(grads)):
-        for j in range(len(grads)):
-            if j != i:
-                p[i] = p[i] - (p[i] @ grads[j]) / (grads[j] @ grads[j]) * grads[j]
-    return p
+_projection = lambda p, g: (p @ g) / (g @ g)                 # noqa: E731  (the right coefficient)
 
 
 @pytest.mark.parametrize("wrong, message", [
-    (_pcgrad_sign_error, "still conflicts with task 2: g_1' . g_2 = -2.00 < 0"),
-    (_pcgrad_norm_not_squared, "divide by ||g_2||^2, not ||g_2||"),
-    (_pcgrad_on_projected, "project g_i' off the *original* g_j"),
-    (_pcgrad_always, "gradients that do not conflict (g_1 . g_2 = 1 > 0) must come back unchanged"),
+    (_pcgrad_variant(lambda p, g: -_projection(p, g)), "still conflicts with task 2: g_1' . g_2 = -2.00 < 0"),
+    (_pcgrad_variant(lambda p, g: (p @ g) / g.norm()), "divide by ||g_2||^2, not ||g_2||"),
+    (_pcgrad_variant(_projection, in_place=True), "project g_i' off the *original* g_j"),
+    (_pcgrad_variant(_projection, always=True),
+     "gradients that do not conflict (g_1 . g_2 = 1 > 0) must come back unchanged"),
     (lambda grads: grads.sum(0), "return a tensor of the same shape as grads"),
 ])
 def test_pcgrad_checker_rejects_wrong_projections(capsys, wrong, message):
@@ -201,3 +180,28 @@ def _gate(order="fe", valid_only=True, squash=True, keep_dim=True):
 def test_channel_gate_checker_rejects_wrong_gates(capsys, wrong, message):
     ok, out = _verdict(capsys, "channel_gate", wrong)
     assert not ok and message in out, out
+
+
+def test_the_references_compute_what_the_library_computes():
+    """The exercises' readable references and the library's classes are twins: they must not drift apart."""
+    from mtlkit.exercises import adversary, sharing
+    from mtlkit.models import MultiTaskModel, TaskGate, reverse_gradient
+
+    torch.manual_seed(0)
+    model = MultiTaskModel({"speaker": 3, "emotion": 4}, sharing="soft", width=8, soft_lambda=0.3)
+    for tower in model.towers.values():                     # towers start equal: move them apart
+        for p in tower.parameters():
+            p.data.add_(torch.randn_like(p))
+    towers = [list(t.parameters()) for t in model.towers.values()]
+    assert torch.allclose(sharing.soft_penalty(towers, 0.3), model.penalty(), rtol=1e-5)
+
+    gate, f = TaskGate(6, embed_dim=3), torch.randn(2, 5, 6)
+    torch.nn.init.normal_(gate.channel.weight)
+    mask = torch.tensor([[1] * 5, [1] * 3 + [0] * 2]).bool()
+    ours = sharing.channel_gate(f, mask, gate.task_embed, gate.channel.weight, gate.channel.bias)
+    assert torch.allclose(ours, gate(f, mask), atol=1e-6)
+
+    x = torch.randn(4, requires_grad=True)
+    (a,) = torch.autograd.grad((adversary.reverse_gradient(x, 0.7) * torch.arange(4.0)).sum(), x)
+    (b,) = torch.autograd.grad((reverse_gradient(x, 0.7) * torch.arange(4.0)).sum(), x)
+    assert torch.equal(a, b)
