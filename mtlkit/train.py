@@ -17,6 +17,7 @@ from .device import default_device, model_device, to_device, to_numpy
 from .features import IGNORE, FeatureDataset, collate
 from .metrics import confusion, task_metrics
 from .models import FRAME_TASKS, MultiTaskModel
+from .progress import progress_bar
 from .weighting import GRAD_ON, WEIGHTINGS, make_weighting
 
 TASK_ORDER = ("vad", "speaker", "emotion", "keyword", "accent")
@@ -244,7 +245,7 @@ def fit(corpus, tasks=("vad", "speaker", "emotion", "keyword"), sharing: str = "
                       n_parameters=sum(p.numel() for p in model.parameters()))
     generator = torch.Generator().manual_seed(seed)
     step, negatives, diagnosed = 0, np.zeros((len(tasks), len(tasks))), 0
-    bar = _progress(epochs * steps_per_epoch, progress, f"{sharing}/{weighting}")
+    bar = progress_bar(epochs * steps_per_epoch, progress, f"{sharing}/{weighting}")
     for epoch in range(epochs):
         model.train()
         sums = np.zeros(len(tasks))
@@ -349,29 +350,6 @@ def _record_attention(model: MultiTaskModel, dataset, history: History) -> None:
                 sums[t] = sums.get(t, 0) + per_channel
             count += batch["feats"].shape[0]
         history.gates = {t: (s / count).tolist() for t, s in sums.items()}
-
-
-class _Callback:
-    """A progress bar that reports to a function ``progress(done, total)``."""
-
-    def __init__(self, report, total: int):
-        self.report, self.total, self.done = report, total, 0
-        report(0, total)
-
-    def update(self, n: int = 1):
-        self.done += n
-        self.report(self.done, self.total)
-
-    def close(self):
-        pass
-
-
-def _progress(total: int, progress, desc: str):
-    if callable(progress):
-        return _Callback(progress, total)
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, disable=not progress, desc=desc, leave=False)
 
 
 @torch.no_grad()

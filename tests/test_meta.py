@@ -309,3 +309,15 @@ def test_task_space_splits_film_ablation_and_scratch_lr_grid(sampler):
     scratch = make_method("scratch", sampler, width=8, seed=0, inner_steps=2)
     scratch.meta_train(0)
     assert scratch.inner_lr in scratch.LR_GRID and scratch.inner_lr == max(scratch.lr_scores, key=scratch.lr_scores.get)
+
+
+def test_meta_training_reports_its_progress(sampler, capsys):
+    """A learner in Colab sees meta-training move: a function hears every step, True shows a tqdm bar."""
+    calls = []
+    method = make_method("fomaml", sampler, inner_steps=1, seed=0)
+    method.meta_train(3, meta_batch=2, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(0, 3), (1, 3), (2, 3), (3, 3)]
+    method.meta_train(2, meta_batch=2, progress=True)
+    assert "fomaml meta-training" in capsys.readouterr().err
+    method.meta_train(2, meta_batch=2)
+    assert capsys.readouterr().err == ""

@@ -66,7 +66,7 @@ def meta_compare(corpus, family: str = "speaker_adaptation", methods=DEFAULT_MET
         for name in methods:
             method = make_method(name, sampler, seed=seed, **method_options)
             start = time.perf_counter()
-            method.meta_train(meta_steps if method.meta_trained else 0, meta_batch, seed=seed)
+            method.meta_train(meta_steps if method.meta_trained else 0, meta_batch, seed=seed, progress=progress)
             seconds = time.perf_counter() - start
             result = evaluate(method, sampler, tasks=tasks, steps=steps, seed=seed + 1234)
             records.append(dict(method=name, family=family, n_way=n_way, k_shot=k, steps=steps, tasks=tasks,

@@ -24,6 +24,7 @@ from torch.func import functional_call, grad, vmap
 
 from ..config import check_choice, pick
 from ..device import to_device
+from ..progress import progress_bar
 from .functional import accuracy_curve, adapt, meta_loss, over_tasks
 from .model import MetaNet, can_vmap, update_statistics
 
@@ -68,12 +69,16 @@ class Method:
         return dict(self.model.named_buffers())
 
     def meta_train(self, meta_steps: int, meta_batch: int = 16, seed: int = 0, progress=None) -> list:
-        """Run ``meta_steps`` outer steps on meta-batches of training episodes; returns the meta-losses."""
+        """Run ``meta_steps`` outer steps on meta-batches of training episodes; returns the meta-losses.
+
+        ``progress``: True shows a tqdm bar, a function is called as ``progress(done, total)``.
+        """
         if meta_steps < 0 or meta_batch < 1:
             raise ValueError(f"need meta_steps >= 0 and meta_batch >= 1, got {meta_steps}, {meta_batch}")
         rng = np.random.default_rng(seed)
         start = time.perf_counter()
         self.model.train()
+        bar = progress_bar(meta_steps, progress, f"{self.name} meta-training")
         for step in range(meta_steps):
             batch = to_device(self.sampler.tensors([self.sampler.sample("train", rng) for _ in range(meta_batch)]),
                               self.device)
@@ -86,8 +91,8 @@ class Method:
             with torch.no_grad(), update_statistics(self.model):          # BatchNorm: outer loop only
                 self.model(batch["x_s"].flatten(0, 1), batch["len_s"].flatten())
             self.losses.append(float(loss))
-            if progress:
-                progress(step + 1, meta_steps)
+            bar.update()
+        bar.close()
         self.seconds += time.perf_counter() - start
         return self.losses
 
