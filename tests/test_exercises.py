@@ -115,15 +115,19 @@ def test_hints_come_one_at_a_time_and_the_solution_is_the_reference_source(capsy
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
-def _cell(nb: dict, suffix: str) -> str:
-    return next("".join(c["source"]) for c in nb["cells"] if c.get("id", "").endswith(suffix))
+def _cell(nb: dict, suffix: str, contains: str) -> str:
+    """The one cell whose id ends in ``suffix`` and whose source contains ``contains``."""
+    found = [src for c in nb["cells"] if c.get("id", "").endswith(suffix) and contains in (src := "".join(c["source"]))]
+    assert len(found) == 1, f"{len(found)} cells *{suffix} with {contains!r}"
+    return found[0]
 
 
 @pytest.mark.parametrize("name", sorted(EXERCISES))
 def test_each_notebook_exercise_reports_its_stub_as_not_done_and_passes_with_the_reference_filled_in(capsys, name):
     exercise = EXERCISES[name]
     nb = json.loads((NOTEBOOKS / f"{exercise.notebook}.ipynb").read_text())
-    stub, check_cell = _cell(nb, "-exercise-stub"), _cell(nb, "-exercise-check")
+    fn = exercise.reference.__name__
+    stub, check_cell = _cell(nb, "-exercise-stub", f"def {fn}("), _cell(nb, "-exercise-check", f'check("{name}"')
     assert f"def {exercise.reference.__name__}(" in stub and "raise NotImplementedError" in stub
     assert f'check("{name}", {exercise.reference.__name__})' in check_cell
     namespace = {}
@@ -205,3 +209,240 @@ def test_the_references_compute_what_the_library_computes():
     (a,) = torch.autograd.grad((adversary.reverse_gradient(x, 0.7) * torch.arange(4.0)).sum(), x)
     (b,) = torch.autograd.grad((reverse_gradient(x, 0.7) * torch.arange(4.0)).sum(), x)
     assert torch.equal(a, b)
+
+
+def _stats(masked=True, weighted_mean=True, weighted_var=True, root=True, clamp=True, order="ms"):
+    """Attentive statistics pooling with one realistic mistake."""
+    def fn(x, mask, scores):
+        s = scores.masked_fill(~mask, float("-inf")) if masked else scores
+        alpha = torch.softmax(s, dim=1).unsqueeze(-1)
+        plain = mask.unsqueeze(-1).float() / mask.sum(1, keepdim=True).unsqueeze(-1)
+        mean = ((alpha if weighted_mean else plain) * x).sum(1)
+        var = ((alpha if weighted_var else plain) * (x - mean.unsqueeze(1)) ** 2).sum(1)
+        var = (alpha * x * x).sum(1) - mean ** 2 if not clamp else var.clamp_min(1e-6)
+        std = var.sqrt() if root else var
+        return torch.cat([mean, std] if order == "ms" else [std, mean], -1)
+    return fn
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (_stats(masked=False), "the padded frame (x = 100) got attention"),
+    (_stats(weighted_mean=False, weighted_var=False), "your mean is the plain average of the valid frames"),
+    (_stats(weighted_var=False), "your std (2.236) ignores the attention weights"),
+    (_stats(root=False), "you returned the weighted variance (3.0)"),
+    (_stats(order="sm"), "mean and std are swapped"),
+    (_stats(clamp=False), "clamp the variance at 1e-6 before the square root"),
+])
+def test_attentive_stats_checker_rejects_wrong_pooling(capsys, wrong, message):
+    ok, out = _verdict(capsys, "attentive_stats", wrong)
+    assert not ok and message in out, out
+
+
+def _inner_step(sign=-1.0, create_graph=True, detach=False, reduction="mean", call="functional"):
+    """One MAML inner step with one realistic mistake."""
+    import torch.nn.functional as F
+    from torch.func import functional_call
+
+    def fn(model, params, x, y, lr):
+        logits = functional_call(model, params, (x,)) if call == "functional" else model(x)
+        loss = F.cross_entropy(logits, y, reduction=reduction)
+        grads = torch.autograd.grad(loss, list(params.values()), create_graph=create_graph)
+        new = {k: p + sign * lr * g for (k, p), g in zip(params.items(), grads)}
+        return {k: v.detach() for k, v in new.items()} if detach else new
+    return fn
+
+
+def _inner_step_in_place(model, params, x, y, lr):
+    from torch.func import functional_call
+    loss = torch.nn.functional.cross_entropy(functional_call(model, params, (x,)), y)
+    grads = torch.autograd.grad(loss, list(params.values()))
+    with torch.no_grad():
+        for p, g in zip(params.values(), grads):
+            p -= lr * g
+    return params
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (_inner_step(create_graph=False), "Did you pass create_graph=True"),
+    (_inner_step(sign=1.0), "you stepped *up* the gradient"),
+    (_inner_step(detach=True), "the meta-gradient is None for 0.weight, 0.bias, 2.weight, 2.bias"),
+    (_inner_step(reduction="sum"), "your step is 6 times too long"),
+    (_inner_step(call="module"), "call the network as functional_call(model, params, (x,)), not model(x)"),
+    (_inner_step_in_place, "your step changed params in place"),
+])
+def test_maml_inner_step_checker_rejects_wrong_steps(capsys, wrong, message):
+    ok, out = _verdict(capsys, "maml_inner_step", wrong)
+    assert not ok and message in out, out
+
+
+def test_maml_inner_step_accepts_torch_func_grad(capsys):
+    """torch.func.grad is a second way to write the step: its gradient keeps the graph for the outer loop."""
+    import torch.nn.functional as F
+    from torch.func import functional_call, grad
+
+    def with_func_grad(model, params, x, y, lr):
+        g = grad(lambda p: F.cross_entropy(functional_call(model, p, (x,)), y))(params)
+        return {k: params[k] - lr * g[k] for k in params}
+
+    ok, out = _verdict(capsys, "maml_inner_step", with_func_grad)
+    assert ok, out
+
+
+def _film(scale="1+g", swap=False, means_of="film", z="mean", order="label", bias="right"):
+    """The FiLM-ed nearest-class-mean head with one realistic mistake."""
+    def fn(h, labels, n_way, weight, b_film):
+        e = h.mean(0) if z == "mean" else h.sum(0)
+        gamma, beta = (weight @ e + b_film).chunk(2)
+        if swap:
+            gamma, beta = beta, gamma
+        f = h * ((1 + gamma) if scale == "1+g" else gamma) + beta
+        f = f if means_of == "film" else h
+        if order == "label":
+            mu = torch.stack([f[labels == c].mean(0) for c in range(n_way)])
+        else:
+            mu = f.view(n_way, -1, f.shape[-1]).mean(1)
+        b = {"right": -(mu ** 2).sum(-1) / 2, "sign": (mu ** 2).sum(-1) / 2, "half": -(mu ** 2).sum(-1),
+             "norm": -mu.norm(dim=-1) / 2}[bias]
+        return mu, b
+    return fn
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (_film(scale="g"), "scale by (1 + gamma), not by gamma"),
+    (_film(swap=True), "the first half of film_weight @ z + film_bias is gamma"),
+    (_film(means_of="raw"), "not of the raw h_s"),
+    (_film(z="sum"), "the task embedding z is the *mean* of the support embeddings"),
+    (_film(order="position"), "pick each class's rows by its label"),
+    (_film(bias="sign"), "b has the wrong sign"),
+    (_film(bias="half"), "you forgot the 1/2"),
+    (_film(bias="norm"), "uses the *squared* norm"),
+])
+def test_film_head_checker_rejects_wrong_heads(capsys, wrong, message):
+    ok, out = _verdict(capsys, "film_head", wrong)
+    assert not ok and message in out, out
+
+
+def _uniform(task, labels):
+    import numpy as np
+    return 2 * np.mean(np.concatenate(labels)) / (1 + np.mean(np.concatenate(labels))) if task == "vad" \
+        else 1 / len(set(labels))
+
+
+def _vad_chance(share):
+    from mtlkit.exercises.chance import chance_level
+
+    def fn(task, labels):
+        return share(labels) if task == "vad" else chance_level(task, labels)
+    return fn
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (_uniform, "not 1/N (1/3)"),
+    (_vad_chance(lambda v: float(__import__("numpy").concatenate(v).mean())), "you returned p (or the majority share)"),
+    (_vad_chance(lambda v: (lambda p: 2 * p / (1 + p))(sum(a.mean() for a in v) / len(v))),
+     "pool the frames of all utterances before taking the speech share"),
+    (_vad_chance(lambda v: (lambda p: 2 * p / (1 + p))(float(__import__("numpy").concatenate(v)[:-1].mean()))),
+     "chance for VAD is 2p / (1 + p) = 0.769"),
+])
+def test_chance_level_checker_rejects_wrong_chance(capsys, wrong, message):
+    ok, out = _verdict(capsys, "chance_level", wrong)
+    assert not ok and message in out, out
+
+
+def _ravdess(emotion_index=-1, gender_odd="male", actor_field=6, check_channel=True, raises=ValueError):
+    """A RAVDESS name parser with one realistic mistake."""
+    from mtlkit.exercises.corpora import EMOTIONS
+
+    def fn(path):
+        fields = Path(path).stem.split("-")
+        if len(fields) != 7 or not all(f.isdigit() for f in fields) or not 1 <= int(fields[2]) <= 8:
+            raise raises(f"bad name {path}")
+        if check_channel and fields[:2] != ["03", "01"]:
+            raise ValueError(path)
+        actor = fields[actor_field]
+        other = "female" if gender_odd == "male" else "male"
+        return dict(speaker=actor, emotion=EMOTIONS[(int(fields[2]) + emotion_index) % 8],
+                    intensity="normal" if fields[3] == "01" else "strong",
+                    gender=gender_odd if int(actor) % 2 else other)
+    return fn
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (_ravdess(emotion_index=0), "emotion codes count from 01 (neutral)"),
+    (_ravdess(gender_odd="female"), "odd actors are male, even actors female"),
+    (_ravdess(actor_field=5), "the actor is the 7th field (AA)"),
+    (_ravdess(check_channel=False), "'03-02-03-01-01-01-05.wav' must raise ValueError: vocal channel 02 is song"),
+    (_ravdess(raises=IndexError), "must raise ValueError naming the file; yours raised IndexError"),
+])
+def test_parse_ravdess_checker_rejects_wrong_parsers(capsys, wrong, message):
+    ok, out = _verdict(capsys, "parse_ravdess", wrong)
+    assert not ok and message in out, out
+
+
+def test_every_notebook_from_01_to_09_has_a_checked_exercise():
+    assert {e.notebook[:2] for e in EXERCISES.values()} >= {f"{i:02d}" for i in range(1, 10)}
+
+
+def test_the_new_references_compute_what_the_library_computes(tmp_path, clean_corpus, meta_corpus):
+    """Attentive pooling, the FiLM-ed head, chance and the RAVDESS names: the exercises' references against the
+    library code the notebooks run."""
+    import numpy as np
+
+    from mtlkit.data.real import ravdess
+    from mtlkit.exercises import chance, corpora, pooling, task_embedding
+    from mtlkit.meta import EpisodeSampler, make_method
+    from mtlkit.metrics import chance as library_chance
+    from mtlkit.models.heads import AttentiveStatsPool
+
+    torch.manual_seed(0)
+    pool, x = AttentiveStatsPool(6, hidden=5), torch.randn(3, 7, 6)
+    mask = torch.arange(7) < torch.tensor([[7], [4], [2]])
+    scores = pool.score(x).squeeze(-1)
+    assert torch.allclose(pooling.attentive_stats(x, mask, scores), pool(x, mask), atol=1e-5)
+
+    corpus = clean_corpus
+    for task in ("vad", "emotion", "speaker"):
+        data = corpus.split("test")
+        labels = [u.vad for u in data] if task == "vad" else data.labels(task)
+        assert chance.chance_level(task, labels) == pytest.approx(library_chance(corpus, task, "test"))
+
+    method = make_method("task_embedding", EpisodeSampler(meta_corpus, n_way=3, k_shot=2, queries=1), seed=0)
+    torch.nn.init.normal_(method.film.weight, std=0.3)
+    torch.nn.init.normal_(method.film.bias, std=0.3)
+    batch = method.sampler.tensors([method.sampler.sample("train", np.random.default_rng(0))])
+    st = method.stages(batch, steps=0)
+    h_s = (st["f_s"][0] - st["beta"][0]) / (1 + st["gamma"][0])          # the support embeddings before FiLM
+    w, b = task_embedding.film_head(h_s, batch["y_s"][0], 3, method.film.weight.detach(), method.film.bias.detach())
+    assert torch.allclose(w, st["w0"][0], atol=1e-4) and torch.allclose(b, st["b0"][0], atol=1e-4)
+
+    assert corpora.EMOTIONS == tuple(ravdess.LABEL_MAP[f"{i:02d}"] for i in range(1, 9))
+    tree = tmp_path / "ravdess"
+    ravdess.fake(tree, clean_corpus)
+    loaded = ravdess.load_ravdess(tree)
+    for u in loaded:
+        parsed = corpora.parse_ravdess(u.path)
+        assert (parsed["speaker"], parsed["emotion"]) == (u.speaker, u.emotion)
+        assert parsed["gender"] == loaded.speakers[u.speaker]["gender"]
+
+
+def test_the_inner_step_reference_matches_learn2learn():
+    """An independent implementation: learn2learn's MAML clone-and-adapt gives the same adapted weights and the
+    same second-order meta-gradient as the exercise's reference."""
+    l2l = pytest.importorskip("learn2learn")
+    import torch.nn.functional as F
+    from torch.func import functional_call
+
+    from mtlkit.exercises.meta import maml_inner_step
+
+    torch.manual_seed(3)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
+    x, y, x_q, y_q = torch.randn(6, 4), torch.arange(3).repeat(2), torch.randn(9, 4), torch.arange(3).repeat(3)
+    learner = l2l.algorithms.MAML(net, lr=0.3).clone()
+    learner.adapt(F.cross_entropy(learner(x), y))
+    theirs = torch.autograd.grad(F.cross_entropy(learner(x_q), y_q), list(net.parameters()))
+    theta = dict(net.named_parameters())
+    adapted = maml_inner_step(net, theta, x, y, 0.3)
+    for (name, p), q in zip(adapted.items(), learner.parameters()):
+        assert torch.allclose(p, q, atol=1e-6), name
+    ours = torch.autograd.grad(F.cross_entropy(functional_call(net, adapted, (x_q,)), y_q), list(theta.values()))
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(ours, theirs))
