@@ -446,3 +446,38 @@ def test_the_inner_step_reference_matches_learn2learn():
         assert torch.allclose(p, q, atol=1e-6), name
     ours = torch.autograd.grad(F.cross_entropy(functional_call(net, adapted, (x_q,)), y_q), list(theta.values()))
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(ours, theirs))
+
+
+def _mgda(clip=True, swap=False, guard=True):
+    """MGDA's two-task min-norm point with one realistic mistake."""
+    def fn(g1, g2):
+        diff = g1 - g2
+        if guard and diff @ diff == 0:
+            return g1.clone()
+        a = (g2 - g1) @ g2 / (diff @ diff)
+        a = a.clamp(0, 1) if clip else a
+        return a * g2 + (1 - a) * g1 if swap else a * g1 + (1 - a) * g2
+    return fn
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (_mgda(clip=False), "clip a to [0, 1] so that d* stays on the segment"),
+    (_mgda(swap=True), "g_i . d* >= ||d*||^2 fails by 4.00 for one task. a multiplies g1"),
+    (_mgda(guard=False), "return g1 in that case instead of dividing by 0"),
+    (lambda g1, g2: (g1 + g2) / 2, "g_i . d* >= ||d*||^2 fails by 1.00"),
+    (lambda g1, g2: ((g2 - g1) @ g2 / ((g1 - g2) @ (g1 - g2))).clamp(0, 1), "return d* as a tensor"),
+])
+def test_mgda_two_tasks_checker_rejects_wrong_points(capsys, wrong, message):
+    ok, out = _verdict(capsys, "mgda_two_tasks", wrong)
+    assert not ok and message in out, out
+
+
+def test_the_two_task_closed_form_is_the_library_solver_for_two_tasks():
+    from mtlkit.exercises.weighting import mgda_two_tasks
+    from mtlkit.weighting.mgda import min_norm_weights
+
+    for seed in range(20):
+        G = torch.randn(2, 5, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        G[1] = G[1] if seed % 4 else 3 * G[0]                       # every fourth pair is parallel: a is clipped
+        w = min_norm_weights(G @ G.T)
+        assert torch.allclose(w @ G, mgda_two_tasks(G[0], G[1]), atol=1e-9), seed
