@@ -78,3 +78,24 @@ def test_device_report_names_the_hardware():
 
     expected = f"GPU: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "no GPU: everything runs"
     assert device_report().startswith(expected)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_notebook_ends_with_references_that_its_text_cites(path):
+    """A References cell before the questions; each arXiv link's text names the paper it links to; every author
+    cited in the text as "Name et al. YEAR" or "Name & Name YEAR" is in the list."""
+    import re
+
+    nb = json.loads(path.read_text())
+    cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
+    refs = [c for c in cells if c.startswith("## References")]
+    assert len(refs) == 1 and cells.index(refs[0]) == len(cells) - 2, "References must be the cell before the questions"
+    items = [line for line in refs[0].splitlines() if line.startswith(("* ", "- "))]
+    assert len(items) >= 3, items
+    for text, target in re.findall(r"\[arXiv:(\d{4}\.\d{4,5})\]\(https://arxiv\.org/abs/([\d.]+)\)", refs[0]):
+        assert text == target, f"arXiv:{text} links to {target}"
+    body = "\n".join(c for c in cells if c is not refs[0])
+    cited = set(re.findall(r"([A-Z][a-zé]+)(?: et al\.| & [A-Z][a-z]+),? \(?(\d{4})\b", body))
+    cited |= set(re.findall(r"[(;] ?([A-Z][a-zé]+) (\d{4})[);,]", body))        # "(Caruana 1997)", "; Nash 1950)"
+    for name, year in cited:
+        assert name in refs[0], f"the text cites {name} ({year}) but the References cell does not list it"
