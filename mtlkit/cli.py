@@ -85,13 +85,15 @@ def _meta(args) -> int:
     from .data import make_corpus
     from .meta.experiment import meta_compare
 
-    corpus = _load(args.data, args) if args.data else make_corpus(args.preset, seed=args.corpus_seed)
+    preset = args.preset or ("languages" if args.family == "language" else "meta")
+    corpus = _load(args.data, args) if args.data else make_corpus(preset, seed=args.corpus_seed)
     shots = [int(k) for k in _names(args.shots)]
     records = meta_compare(corpus, family=args.family, methods=_names(args.methods), shots=shots, steps=args.steps,
                            meta_steps=args.meta_steps, meta_batch=args.meta_batch, tasks=args.tasks,
                            n_way=args.n_way, queries=args.queries, label=args.label, seed=args.seed, out=args.out,
                            progress=not args.quiet, inner_lr=args.inner_lr, outer_lr=args.outer_lr,
-                           optimizer=args.optimizer, encoder=args.encoder, inner_steps=args.inner_steps)
+                           optimizer=args.optimizer, encoder=args.encoder, inner_steps=args.inner_steps,
+                           held_out=_names(args.held_out) if args.held_out else None)
     print(f"{len(records)} results: {Path(args.out) / 'results.json'}   figure: {Path(args.out) / 'results.png'}")
     return 0
 
@@ -147,9 +149,12 @@ def parser() -> argparse.ArgumentParser:
     meta = commands.add_parser("meta", help="few-shot adaptation: meta-learning methods x shots on held-out tasks")
     meta.add_argument("--data", help="a corpus folder (default: the generated corpus of --preset)")
     meta.add_argument("--max-per-speaker", type=int, help=LIMIT_HELP)
-    meta.add_argument("--preset", default="meta", choices=sorted(PRESETS))
+    meta.add_argument("--preset", choices=sorted(PRESETS),
+                      help="the generated corpus (default: 'languages' for --family language, else 'meta')")
     meta.add_argument("--corpus-seed", type=int, default=0)
     meta.add_argument("--family", default="speaker_adaptation", choices=FAMILIES)
+    meta.add_argument("--held-out", help="test accents, noise conditions or languages, comma-separated "
+                      "(default: the most frequent accent or condition; six languages of six families)")
     meta.add_argument("--label", default="emotion", choices=("emotion", "keyword"),
                       help="what speaker_adaptation tasks classify")
     meta.add_argument("--methods", default=",".join(DEFAULT_METHODS))

@@ -167,3 +167,25 @@ def linear_r2(x: np.ndarray, values, folds: int = 2, seed: int = 0, l2: float = 
         w = np.linalg.solve(a.T @ a + l2 * np.eye(a.shape[1]), a.T @ v[train])
         residual[test] = v[test] - np.c_[(x[test] - mean) / std, np.ones(len(test))] @ w
     return float(1 - (residual ** 2).sum() / ((v - v.mean()) ** 2).sum())
+
+
+def closeness_ratio(x: np.ndarray, labels) -> float:
+    """Mean Euclidean distance between rows (N, D) with the same label over the mean between rows with different
+    labels, each unordered pair once: below 1, rows that share a label lie closer together."""
+    x, labels = np.asarray(x, np.float64), np.asarray(labels)
+    i, j = np.triu_indices(len(x), k=1)
+    d = np.linalg.norm(x[i] - x[j], axis=1)
+    same = labels[i] == labels[j]
+    if same.all() or not same.any():
+        raise ValueError("need at least one pair with the same label and one with different labels")
+    return float(d[same].mean() / d[~same].mean())
+
+
+def closeness_test(x: np.ndarray, labels, permutations: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """:func:`closeness_ratio` and its one-sided permutation p-value: the share of random relabellings (the same
+    label counts) whose ratio is as small or smaller. Introduced in notebooks/10_a_new_language.ipynb."""
+    rng = np.random.default_rng(seed)
+    ratio = closeness_ratio(x, labels)
+    labels = np.asarray(labels)
+    shuffled = [closeness_ratio(x, rng.permutation(labels)) for _ in range(permutations)]
+    return ratio, float((1 + sum(r <= ratio for r in shuffled)) / (1 + permutations))

@@ -7,7 +7,8 @@ import numpy as np
 
 HIGHER_IS_BETTER = {"accuracy": True, "macro_f1": True, "f1": True, "loss": False, "error": False}
 """Direction of each metric, for the sign correction in :func:`delta_m`."""
-MAIN_METRIC = {"vad": "f1", "speaker": "accuracy", "emotion": "accuracy", "keyword": "accuracy", "accent": "accuracy"}
+MAIN_METRIC = {"vad": "f1", "speaker": "accuracy", "emotion": "accuracy", "keyword": "accuracy", "accent": "accuracy",
+               "language": "accuracy"}
 """The metric each task is judged by in comparisons."""
 
 

@@ -20,7 +20,7 @@ from .models import FRAME_TASKS, MultiTaskModel
 from .progress import progress_bar
 from .weighting import GRAD_ON, WEIGHTINGS, make_weighting
 
-TASK_ORDER = ("vad", "speaker", "emotion", "keyword", "accent")
+TASK_ORDER = ("vad", "speaker", "emotion", "keyword", "accent", "language")
 """Every task the trainer knows, in the order results list them."""
 
 

@@ -29,3 +29,13 @@ def meta_corpus():
     from mtlkit.data import build_corpus, corpus_config
 
     return build_corpus(corpus_config("meta", speakers=10, utterances_per_speaker=20, held_out_speakers=5, seed=2))
+
+
+@pytest.fixture(scope="session")
+def language_corpus():
+    """A small multilingual corpus: 6 languages of 4 families x 2 speakers x the numbers 0-5 twice."""
+    from mtlkit.data import build_corpus, corpus_config
+    from mtlkit.data.labels import NUMBERS
+
+    return build_corpus(corpus_config("languages", languages=("de", "nl", "es", "it", "ja", "sw"), speakers=12,
+                                      utterances_per_speaker=12, keywords=NUMBERS[:6], held_out_speakers=2, seed=4))

@@ -481,3 +481,42 @@ def test_the_two_task_closed_form_is_the_library_solver_for_two_tasks():
         G[1] = G[1] if seed % 4 else 3 * G[0]                       # every fourth pair is parallel: a is clipped
         w = min_norm_weights(G @ G.T)
         assert torch.allclose(w @ G, mgda_two_tasks(G[0], G[1]), atol=1e-9), seed
+
+
+def _ratio(self_pairs=False, squared=False, inverted=False):
+    """The closeness ratio with one realistic mistake."""
+    import numpy as np
+
+    def fn(x, labels):
+        x, labels = np.asarray(x, float), np.asarray(labels)
+        same, different = [], []
+        for i in range(len(x)):
+            for j in range(len(x)):
+                if (j > i) or (self_pairs and j <= i) or (self_pairs and j > i):
+                    d = np.linalg.norm(x[i] - x[j]) ** (2 if squared else 1)
+                    (same if labels[i] == labels[j] else different).append(d)
+        return float(np.mean(different) / np.mean(same)) if inverted else float(np.mean(same) / np.mean(different))
+    return fn
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (_ratio(self_pairs=True), "you counted each row paired with itself"),
+    (_ratio(squared=True), "use the Euclidean distance, not its square"),
+    (_ratio(inverted=True), "the ratio is same-label over different-label"),
+    (lambda x, labels: 0.5, "the ratio is 1/7 = 0.1429, got 0.5000"),
+])
+def test_closeness_ratio_checker_rejects_wrong_ratios(capsys, wrong, message):
+    ok, out = _verdict(capsys, "closeness_ratio", wrong)
+    assert not ok and message in out, out
+
+
+def test_the_closeness_reference_is_the_library_function():
+    import numpy as np
+
+    from mtlkit.embeddings import closeness_ratio
+    from mtlkit.exercises.languages import closeness_ratio as exercise
+
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        x, labels = rng.normal(size=(25, 8)), rng.choice(list("ABCDE"), size=25)
+        assert np.isclose(closeness_ratio(x, labels), exercise(x, labels))

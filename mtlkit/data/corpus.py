@@ -16,9 +16,9 @@ import numpy as np
 import soundfile as sf
 
 from ..config import HOP, SAMPLE_RATE, check_choice
-from .labels import EMOTIONS
+from .labels import EMOTIONS, LANGUAGES
 
-TASKS = ("vad", "speaker", "emotion", "keyword", "accent")
+TASKS = ("vad", "speaker", "emotion", "keyword", "accent", "language")
 """Every label a corpus can carry; a task is available when every utterance has its label."""
 REQUIRED_COLUMNS = ("path", "speaker")
 """Columns metadata.csv must have; the others (emotion, accent, words, word_spans, ...) are optional."""
@@ -36,6 +36,7 @@ class Utterance:
     wave: np.ndarray = field(repr=False)
     emotion: str = ""
     accent: str = ""
+    language: str = ""                  # ISO 639 code, in multilingual corpora
     words: tuple[str, ...] = ()
     word_spans: tuple[tuple[float, float], ...] = ()
     noise: str = ""
@@ -48,6 +49,11 @@ class Utterance:
     def duration(self) -> float:
         """Length in seconds."""
         return len(self.wave) / SAMPLE_RATE
+
+    @property
+    def family(self) -> str:
+        """The language family of the utterance's language ('' when unknown)."""
+        return LANGUAGES.get(self.language, ("", ""))[1]
 
     @property
     def keyword(self) -> str:
@@ -150,7 +156,7 @@ class Corpus:
         lines = [f"layout: {self.info.get('layout', 'mtlkit folder')}" + (f" at {self.root}" if self.root else ""),
                  f"utterances: {len(self)}   speakers: {len(self.speaker_ids())}   "
                  f"total duration: {self.duration() / 60:.2f} min", f"tasks: {', '.join(self.tasks())}"]
-        for column in ("split", "emotion", "accent", "keyword", "noise"):
+        for column in ("split", "emotion", "accent", "language", "keyword", "noise"):
             counts = self.counts(column)
             if any(counts):
                 lines.append(f"{column}: " + ", ".join(f"{k}={counts[k]}" for k in _ordered(column, counts) if k))
@@ -192,7 +198,8 @@ def _has_label(u: Utterance, task: str) -> bool:
     return bool(getattr(u, "keyword" if task == "keyword" else task))
 
 
-_COLUMNS = ("path", "speaker", "emotion", "accent", "words", "word_spans", "noise", "snr_db", "rt60", "split")
+_COLUMNS = ("path", "speaker", "emotion", "accent", "language", "family", "words", "word_spans", "noise", "snr_db",
+            "rt60", "split")
 
 
 def pcm16(wave: np.ndarray) -> np.ndarray:
@@ -209,7 +216,8 @@ def _write_folder(corpus: Corpus, folder: Path) -> None:
         path = u.path or f"wavs/{u.id}.wav"
         (folder / path).parent.mkdir(parents=True, exist_ok=True)
         sf.write(folder / path, u.wave, SAMPLE_RATE, subtype="PCM_16")
-        rows.append(dict(path=path, speaker=u.speaker, emotion=u.emotion, accent=u.accent, words=" ".join(u.words),
+        rows.append(dict(path=path, speaker=u.speaker, emotion=u.emotion, accent=u.accent, language=u.language,
+                         family=u.family, words=" ".join(u.words),
                          word_spans=_format_spans(u.word_spans), noise=u.noise,
                          snr_db="" if np.isnan(u.snr_db) else f"{u.snr_db:.2f}", rt60=f"{u.rt60:.3f}", split=u.split))
         if u.vad is not None:
@@ -304,7 +312,8 @@ def load_corpus(folder, **options) -> Corpus:
         emotion = row.get("emotion") or ""
         utterances.append(Utterance(
             id=Path(row["path"]).stem, path=row["path"], speaker=row["speaker"], wave=wave, emotion=emotion,
-            accent=row.get("accent") or "", words=tuple((row.get("words") or "").split()),
+            accent=row.get("accent") or "", language=row.get("language") or "",
+            words=tuple((row.get("words") or "").split()),
             word_spans=_parse_spans(row.get("word_spans") or "", where), noise=row.get("noise") or "",
             snr_db=float(row.get("snr_db") or "nan"), rt60=float(row.get("rt60") or 0.0),
             split=row.get("split") or "", vad=frames))

@@ -51,6 +51,37 @@ def _private_data_dir() -> Path:
     return target
 
 
+def _source_data_dir() -> Path:
+    import espeakng_loader
+
+    return Path(espeakng_loader.get_data_path())
+
+
+def dictionary_of(language: str) -> str:
+    """The pronunciation dictionary a language's voice uses: its voice file's ``dictionary`` line, else the code."""
+    voice = next((p for p in (_source_data_dir() / "lang").rglob(language) if p.is_file()), None)
+    if voice is None:
+        raise ValueError(f"eSpeak NG has no voice file for language {language!r}")
+    for line in voice.read_text(errors="replace").splitlines():
+        if line.split()[:1] == ["dictionary"]:
+            return line.split()[1]
+    return language.split("-")[0]
+
+
+def install_language(language: str) -> Path:
+    """Copy the one dictionary ``language`` needs into the private data folder (once, atomically); its path."""
+    name = f"{dictionary_of(language)}_dict"
+    target = _private_data_dir() / name
+    if not target.is_file():
+        source = _source_data_dir() / name
+        if not source.is_file():
+            raise ValueError(f"eSpeak NG ships no dictionary {name} for language {language!r}")
+        tmp = target.with_suffix(f".tmp{os.getpid()}")
+        shutil.copy2(source, tmp)
+        os.replace(tmp, target)
+    return target
+
+
 class ESpeak:
     """One in-process eSpeak NG engine (the C library is global state, so use :func:`engine`)."""
 
@@ -82,6 +113,17 @@ class ESpeak:
             os.replace(tmp, path)
         return name
 
+    def phonemes(self, text: str, voice: str) -> str:
+        """The phonemes eSpeak NG reads ``text`` as with ``voice`` (ValueError if the voice does not load)."""
+        if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            raise ValueError(f"eSpeak NG cannot load the voice {voice!r}")
+        self._voice = voice
+        self.lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+        buffer = ctypes.create_string_buffer(text.encode())
+        pointer = ctypes.c_void_p(ctypes.addressof(buffer))
+        out = self.lib.espeak_TextToPhonemes(ctypes.byref(pointer), _CHARS_UTF8, 0)
+        return (out or b"").decode(errors="replace").strip()
+
     def synth(self, ssml: str, voice: str, rate_wpm: int = 175) -> np.ndarray:
         """Speak an SSML string with a voice ('en-us' or 'en-us+variant'): int16 samples at ``sample_rate``."""
         if voice != self._voice:
@@ -98,6 +140,28 @@ class ESpeak:
 
 
 _ENGINE: ESpeak | None = None
+
+
+def check_languages(languages) -> None:
+    """Install each language's dictionary and refuse, naming them, the languages whose voice fails to load or
+    that read a numeral as English digits (the same phonemes for "7" as English, without being English)."""
+    tts = engine()
+    english = tts.phonemes("7", "en")
+    bad = {}
+    for language in languages:
+        try:
+            install_language(language)
+            seven = tts.phonemes("7", language)
+        except ValueError as error:
+            bad[language] = str(error)
+            continue
+        if not seven:
+            bad[language] = "reads '7' as nothing (no pronunciation dictionary)"
+        elif language != "en" and seven == english:
+            bad[language] = f"reads '7' as English {english!r}"
+    if bad:
+        raise ValueError("these languages cannot speak numbers in their own words: "
+                         + "; ".join(f"{k}: {v}" for k, v in bad.items()))
 
 
 def engine() -> ESpeak:

@@ -12,8 +12,8 @@ import numpy as np
 from ..config import HOP, SAMPLE_RATE, cache_dir, check_choice, pick
 from . import noise as N
 from .corpus import Corpus, Utterance, assign_splits, load_corpus, pcm16, vad_frames
-from .espeak import speak_in_fresh_processes
-from .labels import ACCENTS, EMOTIONS, KEYWORDS, NOISES
+from .espeak import check_languages, speak_in_fresh_processes
+from .labels import ACCENTS, EMOTIONS, KEYWORDS, LANGUAGES, NOISES, NUMBERS
 from .speakers import sample_speakers
 
 GENERATOR_VERSION = 3
@@ -37,12 +37,17 @@ class CorpusConfig:
     jitter: float = 0.04
     gap_s: tuple[float, float] = (0.15, 0.45)
     held_out_speakers: int = 4
+    languages: tuple[str, ...] = ()        # multilingual: each speaker speaks one; keywords are numerals
     preset: str = "easy"
     seed: int = 0
 
     def __post_init__(self):
-        for kind, values, valid in (("emotion", self.emotions, EMOTIONS), ("accent", self.accents, ACCENTS),
-                                    ("keyword", self.keywords, KEYWORDS), ("noise", self.noises, NOISES)):
+        checks = [("emotion", self.emotions, EMOTIONS), ("noise", self.noises, NOISES)]
+        if self.languages:                      # numbers in many languages: the accents are not used
+            checks += [("language", self.languages, LANGUAGES), ("number", self.keywords, NUMBERS)]
+        else:
+            checks += [("accent", self.accents, ACCENTS), ("keyword", self.keywords, KEYWORDS)]
+        for kind, values, valid in checks:
             if not values:
                 raise ValueError(f"at least one {kind} is needed; valid {kind}s: {', '.join(valid)}")
             for value in values:
@@ -58,7 +63,10 @@ class CorpusConfig:
 
     def key(self) -> str:
         """A hash of the config, the generator version and the eSpeak NG data: the cache key."""
-        blob = json.dumps([asdict(self), GENERATOR_VERSION, metadata.version("espeakng-loader")], sort_keys=True)
+        settings = asdict(self)
+        if not settings["languages"]:           # English corpora keep the keys they had before languages existed
+            del settings["languages"]
+        blob = json.dumps([settings, GENERATOR_VERSION, metadata.version("espeakng-loader")], sort_keys=True)
         return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 
@@ -69,10 +77,16 @@ PRESETS = {
     "meta": dict(speakers=40, utterances_per_speaker=40, held_out_speakers=12, accents=tuple(ACCENTS),
                  noises=NOISES, snr_db=(10.0, 30.0),
                  fast=dict(speakers=20, utterances_per_speaker=40, held_out_speakers=8)),
+    "languages": dict(languages=tuple(LANGUAGES), keywords=NUMBERS, accents=(), speakers=4 * len(LANGUAGES),
+                      utterances_per_speaker=2 * len(NUMBERS), held_out_speakers=len(LANGUAGES),
+                      fast=dict(speakers=2 * len(LANGUAGES), utterances_per_speaker=40,
+                                held_out_speakers=len(LANGUAGES) // 2, keywords=NUMBERS[:10])),
 }
 """Named corpus settings: 'easy' (one keyword per utterance as in Speech Commands, mostly clean, 4 accents),
 'hard' (a keyword then maybe a distractor word, noisy, reverberant, all 8 accents) and 'meta' (many speakers,
-a third of them held out, all accents and noise types at 10-30 dB: few-shot tasks for meta-learning).
+a third of them held out, all accents and noise types at 10-30 dB: few-shot tasks for meta-learning) and
+'languages' (25 languages of 12 families, 4 speakers each saying the numbers 0-19 twice in their language's own
+words; fast mode: 2 speakers each saying 0-9 four times).
 ``fast`` holds a preset's sizes in fast mode."""
 
 
@@ -92,6 +106,9 @@ def corpus_config(preset: str = "easy", **overrides) -> CorpusConfig:
                                               fast.get("utterances_per_speaker", 30))
     if "held_out_speakers" in settings:
         settings["held_out_speakers"] = pick(settings["held_out_speakers"], fast.get("held_out_speakers"))
+    for name, value in fast.items():            # any other field a preset shrinks in fast mode
+        if name not in ("speakers", "utterances_per_speaker", "held_out_speakers"):
+            settings[name] = pick(settings[name], value)
     settings.update({k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
     settings.setdefault("held_out_speakers", max(1, settings["speakers"] // 4))   # a quarter of the speakers
     return CorpusConfig(**settings)
@@ -140,13 +157,16 @@ class _Resampler:
 def build_corpus(config: CorpusConfig) -> Corpus:
     """Generate the corpus a config describes, deterministically (no cache)."""
     rng = np.random.default_rng(config.seed)
-    speakers = sample_speakers(config.speakers, config.accents, rng)
+    if config.languages:
+        check_languages(config.languages)
+    speakers = sample_speakers(config.speakers, config.accents, rng, languages=config.languages)
     jobs, records = [], []
     for spk in speakers:
         emo_offset, kw_order = rng.integers(len(config.emotions)), rng.permutation(len(config.keywords))
         scripts = []
         for j in range(config.utterances_per_speaker):
-            emotion = config.emotions[(j + emo_offset) % len(config.emotions)]
+            shift = j // len(config.keywords) if config.languages else 0     # each repetition of a number
+            emotion = config.emotions[(j + emo_offset + shift) % len(config.emotions)]   # in another style
             n_words = int(rng.integers(config.words_per_utterance[0], config.words_per_utterance[1] + 1))
             first = config.keywords[kw_order[j % len(kw_order)]]
             words = [first] + [config.keywords[i] for i in rng.integers(0, len(config.keywords), n_words - 1)]
@@ -156,8 +176,9 @@ def build_corpus(config: CorpusConfig) -> Corpus:
             gaps = [rng.uniform(0.1, 0.3)] + list(rng.uniform(*config.gap_s, n_words - 1)) + [rng.uniform(0.1, 0.3)]
             scripts.append(dict(words=words, prosody=prosody, rate_wpm=spk.rate_wpm, gaps=gaps))
             records.append(dict(id=f"{spk.id}_{j:04d}", speaker=spk.id, emotion=emotion, accent=spk.accent,
+                                language=spk.language,
                                 words=tuple(words), gain_db=rng.uniform(-2, 2)))
-        jobs.append((spk.variant(), ACCENTS[spk.accent], scripts))
+        jobs.append((spk.variant(), spk.voice(), scripts))
     spoken = [utt for speaker in speak_in_fresh_processes(jobs) for utt in speaker]
     resample = _Resampler(spoken[0][2])
     clean = []
@@ -194,6 +215,6 @@ def _add_conditions(rec, wave, by_speaker, config, rng) -> Utterance:
     wave = pcm16(np.clip(wave, -1.0, 1.0))       # what a reload from the cache returns, sample for sample
     sr = SAMPLE_RATE
     return Utterance(id=rec["id"], path=f"wavs/{rec['id']}.wav", speaker=rec["speaker"], wave=wave,
-                     emotion=rec["emotion"], accent=rec["accent"], words=rec["words"],
+                     emotion=rec["emotion"], accent=rec["accent"], language=rec["language"], words=rec["words"],
                      word_spans=tuple((round(a / sr, 5), round(b / sr, 5)) for a, b in rec["spans"]),
                      noise=kind, snr_db=snr, rt60=rt60, vad=vad_frames(rec["spans"], len(wave), HOP))

@@ -26,3 +26,27 @@ ACCENTS = {
 
 NOISES = ("none", "white", "pink", "babble")
 """Background noise types; babble is a mix of other speakers of the same corpus."""
+
+LANGUAGES = {
+    # code: (name, family); the code is also the eSpeak NG voice. Chosen across families and scripts.
+    "en": ("English", "Germanic"), "de": ("German", "Germanic"), "nl": ("Dutch", "Germanic"),
+    "sv": ("Swedish", "Germanic"),
+    "fr": ("French", "Romance"), "es": ("Spanish", "Romance"), "it": ("Italian", "Romance"),
+    "pt": ("Portuguese", "Romance"),
+    "ru": ("Russian", "Slavic"), "pl": ("Polish", "Slavic"),
+    "fi": ("Finnish", "Uralic"), "hu": ("Hungarian", "Uralic"),
+    "tr": ("Turkish", "Turkic"), "kk": ("Kazakh", "Turkic"),
+    "hi": ("Hindi", "Indo-Aryan"), "bn": ("Bengali", "Indo-Aryan"),
+    "ta": ("Tamil", "Dravidian"), "te": ("Telugu", "Dravidian"),
+    "cmn": ("Mandarin", "Sino-Tibetan"), "yue": ("Cantonese", "Sino-Tibetan"),
+    "ja": ("Japanese", "Japonic"), "ko": ("Korean", "Koreanic"),
+    "ar": ("Arabic", "Semitic"), "sw": ("Swahili", "Bantu"), "tn": ("Setswana", "Bantu"),
+}
+"""Languages of the 'languages' preset: ISO 639 code (also the eSpeak NG voice) -> (name, family)."""
+
+HELD_OUT_LANGUAGES = ("pt", "fi", "te", "yue", "ko", "sw")
+"""The default test languages of the 'language' task family: one per family from six families, five of them
+with a related training language (Portuguese: Spanish, Finnish: Hungarian, ...) and Korean with none."""
+
+NUMBERS = tuple(str(n) for n in range(20))
+"""Numerals '0'..'19': each language speaks them as its own number words, a vocabulary without translation."""

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..config import check_choice
-from .labels import ACCENTS
+from .labels import ACCENTS, LANGUAGES
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class Speaker:
     roughness: int
     flutter: int
     rate_wpm: int
+    language: str = ""           # set in multilingual corpora; then the voice is the language's
 
     def variant(self) -> str:
         """Return the eSpeak NG voice-variant text of this speaker."""
@@ -33,6 +34,10 @@ class Speaker:
         b = self.breath
         lines += [f"breath {b} {b} {b // 2} {b // 3} 0 0 0 0", f"roughness {self.roughness}", f"flutter {self.flutter}"]
         return "\n".join(lines) + "\n"
+
+    def voice(self) -> str:
+        """The eSpeak NG voice this speaker's variant applies to: its language's, else its English accent's."""
+        return self.language or ACCENTS[self.accent]
 
     def as_row(self) -> dict:
         """Return the factors as a flat dict (one row of speakers.csv)."""
@@ -56,13 +61,19 @@ def balanced_cells(n: int, accents, rng: np.random.Generator) -> list[tuple[str,
     return cells[:n]
 
 
-def sample_speakers(n: int, accents, rng: np.random.Generator, prefix: str = "spk") -> list[Speaker]:
+def sample_speakers(n: int, accents, rng: np.random.Generator, prefix: str = "spk", languages=()) -> list[Speaker]:
     """Draw ``n`` distinct speakers: accent and gender balanced and independent (:func:`balanced_cells`), the
-    pitch range and formant scale drawn for the gender, breath, roughness, flutter and rate independent of both."""
+    pitch range and formant scale drawn for the gender, breath, roughness, flutter and rate independent of both.
+
+    With ``languages`` each speaker speaks one of them instead of an English accent (balanced in the same way).
+    """
     for accent in accents:
         check_choice("accent", accent, tuple(ACCENTS))
+    for language in languages:
+        check_choice("language", language, tuple(LANGUAGES))
     speakers = []
-    for i, (accent, gender) in enumerate(balanced_cells(n, list(accents), rng)):
+    for i, (cell, gender) in enumerate(balanced_cells(n, list(languages or accents), rng)):
+        accent, language = ("", cell) if languages else (cell, "")
         female = gender == "female"
         low = int(rng.uniform(150, 215) if female else rng.uniform(72, 125))
         span = int(rng.uniform(0.3, 0.9) * low)
@@ -70,5 +81,5 @@ def sample_speakers(n: int, accents, rng: np.random.Generator, prefix: str = "sp
             id=f"{prefix}{i:03d}", gender=gender, accent=accent, pitch_low=low, pitch_high=low + span,
             formant_scale=int(rng.uniform(104, 122) if female else rng.uniform(88, 104)),
             breath=int(rng.choice([0, 0, 10, 20, 35])), roughness=int(rng.integers(0, 4)),
-            flutter=int(rng.integers(0, 25)), rate_wpm=int(rng.uniform(140, 200))))
+            flutter=int(rng.integers(0, 25)), rate_wpm=int(rng.uniform(140, 200)), language=language))
     return speakers

@@ -2,7 +2,7 @@
 
 ``hint(name)`` gives one hint at a time, ``solution(name)`` shows the reference, ``EXERCISES`` lists them all.
 """
-from . import adversary, chance, corpora, meta, pooling, sharing, task_embedding, weighting  # noqa: F401  (each module registers its exercises)
+from . import adversary, chance, corpora, languages, meta, pooling, sharing, task_embedding, weighting  # noqa: F401  (each module registers its exercises)
 from .core import EXERCISES, Exercise, Failed, check, hint, solution
 
 __all__ = ["EXERCISES", "Exercise", "Failed", "check", "hint", "solution"]

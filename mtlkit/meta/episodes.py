@@ -6,6 +6,7 @@ Task families (the ``family`` argument):
   queried on that speaker's other utterances. Emotion cues are relative to the speaker's own voice.
 - ``accent``: one accent; N-way K-shot keyword recognition among its utterances.
 - ``noise``: one noise condition (type and SNR band); N-way K-shot keyword recognition in it.
+- ``language``: one language; N-way K-shot recognition of spoken numbers in it (the ``languages`` corpus).
 
 Meta-training episodes come from the training speakers (or conditions), test episodes from held-out ones.
 Introduced in notebooks/06_maml_fast_adaptation.ipynb.
@@ -19,9 +20,10 @@ import numpy as np
 import torch
 
 from ..config import check_choice
+from ..data.labels import HELD_OUT_LANGUAGES
 from ..features import FeatureDataset
 
-FAMILIES = ("speaker_id", "speaker_adaptation", "accent", "noise")
+FAMILIES = ("speaker_id", "speaker_adaptation", "accent", "noise", "language")
 """Few-shot task families; see the module docstring."""
 SNR_BANDS = ((-np.inf, 10.0), (10.0, 20.0), (20.0, np.inf))
 """SNR bands (dB) that, with the noise type, define a noise condition."""
@@ -52,7 +54,8 @@ class EpisodeSampler:
 
     Features of every utterance are computed once, standardised with the training speakers' statistics and
     padded to the longest utterance: ``feats`` (utterances, frames, n_features), ``lengths`` (utterances,).
-    ``held_out`` names the test accents or noise conditions (default: the most frequent accent / condition).
+    ``held_out`` names the test accents, noise conditions or languages (default: the most frequent accent /
+    condition; for languages :data:`~mtlkit.data.labels.HELD_OUT_LANGUAGES`, six families).
     ``shuffle_labels`` draws a new class-to-label map for every episode (as learn2learn's
     ``RemapLabels(shuffle=True)``), so no label means the same class in every task and the support set must
     be read; ``False`` numbers the classes in sorted order in every episode (0 = angry, ... for emotions),
@@ -70,6 +73,8 @@ class EpisodeSampler:
         self.shuffle_labels = shuffle_labels
         self.label = label if family == "speaker_adaptation" else ("speaker" if family == "speaker_id" else "keyword")
         corpus.require(self.label)
+        if family == "language":
+            corpus.require("language")
         self.corpus = corpus
         train_speakers = corpus.subset(lambda u: u.split != "heldout")
         data = FeatureDataset(corpus, (), stats=FeatureDataset(train_speakers, ()).stats)
@@ -88,11 +93,15 @@ class EpisodeSampler:
         if self.family in ("speaker_id", "speaker_adaptation"):
             key, split_of = (lambda u: u.speaker), (lambda u: "test" if u.split == "heldout" else "train")
         else:
-            key = (lambda u: u.accent) if self.family == "accent" else _condition
+            key = {"accent": lambda u: u.accent, "language": lambda u: u.language}.get(self.family, _condition)
             counts = Counter(key(u) for u in corpus)
             values = sorted(counts)
-            if held_out is None:                  # the most frequent: enough utterances to form test episodes
+            if held_out is None and self.family == "language":
+                held_out = [v for v in HELD_OUT_LANGUAGES if v in counts] or [values[-1]]
+            elif held_out is None:                # the most frequent: enough utterances to form test episodes
                 held_out = [max(values, key=lambda v: counts[v])]
+            if isinstance(held_out, str):
+                held_out = [held_out]
             for value in held_out:
                 check_choice(self.family, value, values)
             split_of = lambda u: "test" if key(u) in held_out else "train"   # noqa: E731
@@ -130,9 +139,11 @@ class EpisodeSampler:
             eligible = [name for name, ok in by_task.items() if len(ok) >= self.n_way]
             if not eligible:
                 best = max(by_task, key=lambda name: len(by_task[name]))
+                sizes = Counter(self.labels[np.asarray(groups[best])].tolist()).values()
                 raise ValueError(f"no {split} {self.family.replace('_', ' ')} task has {self.n_way} {self.label} "
                                  f"classes with >= k_shot + queries = {need} utterances (the best, {best!r}, has "
-                                 f"{len(by_task[best])}); lower k_shot={self.k_shot}, queries={self.queries} or "
+                                 f"{len(by_task[best])}; its {len(sizes)} classes have {min(sizes)}-{max(sizes)} "
+                                 f"utterances each); lower k_shot={self.k_shot}, queries={self.queries} or "
                                  f"n_way={self.n_way}")
             task = eligible[int(rng.integers(len(eligible)))]
             chosen = sorted(rng.choice(sorted(by_task[task]), self.n_way, replace=False).tolist())

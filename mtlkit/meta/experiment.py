@@ -48,11 +48,12 @@ def evaluate(method, sampler, tasks: int = 100, steps: int = 5, seed: int = 1234
 def meta_compare(corpus, family: str = "speaker_adaptation", methods=DEFAULT_METHODS, shots=(1, 5), steps: int = 5,
                  meta_steps: int | None = None, meta_batch: int = 16, tasks: int = 100, n_way: int = 5,
                  queries: int = 3, label: str = "emotion", seed: int = 0, out=None, progress: bool = True,
-                 shuffle_labels: bool = True, **method_options) -> list:
+                 shuffle_labels: bool = True, held_out=None, **method_options) -> list:
     """Meta-train every method for every K in ``shots`` and evaluate it on ``tasks`` held-out episodes.
 
     A record: method, family, n_way, k_shot, steps, accuracy (mean, 95% half-width), curve (after each inner
-    step), interval, meta_train_seconds. ``shuffle_labels`` goes to :class:`EpisodeSampler`. With ``out`` (a
+    step), interval, meta_train_seconds. ``shuffle_labels`` and ``held_out`` (the test accents, conditions or
+    languages) go to :class:`EpisodeSampler`. With ``out`` (a
     folder), writes results.json and results.png there.
     Introduced in notebooks/06_maml_fast_adaptation.ipynb.
     """
@@ -62,7 +63,7 @@ def meta_compare(corpus, family: str = "speaker_adaptation", methods=DEFAULT_MET
     records = []
     for k in shots:
         sampler = EpisodeSampler(corpus, family, n_way=n_way, k_shot=k, queries=queries, label=label,
-                                 shuffle_labels=shuffle_labels)
+                                 shuffle_labels=shuffle_labels, held_out=held_out)
         for name in methods:
             method = make_method(name, sampler, seed=seed, **method_options)
             start = time.perf_counter()

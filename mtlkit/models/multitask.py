@@ -29,7 +29,8 @@ FRAME_TASKS = ("vad",)
 """Tasks labelled per frame; the others are labelled per utterance."""
 GATES = ("channel", "frame", "both")
 """What a task gate attends over in ``gated`` sharing: feature channels, frames, or both."""
-DEFAULT_DEPTHS = {"vad": "cnn", "keyword": "lstm1", "speaker": "lstm2", "emotion": "lstm2", "accent": "lstm2"}
+DEFAULT_DEPTHS = {"vad": "cnn", "keyword": "lstm1", "speaker": "lstm2", "emotion": "lstm2", "accent": "lstm2",
+                  "language": "lstm2"}
 """Which encoder layer each task reads in ``hierarchical`` sharing."""
 
 

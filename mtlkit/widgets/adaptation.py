@@ -31,10 +31,13 @@ class AdaptationPanel(Panel):
     examples to listen to. Introduced in notebooks/06_maml_fast_adaptation.ipynb.
     """
 
-    title = "Fast adaptation to a new speaker"
+    NEW = {"speaker_adaptation": "speaker", "speaker_id": "set of speakers", "accent": "accent",
+           "noise": "noise condition", "language": "language"}
+    """What a held-out task of each family is, for the title."""
 
     def __init__(self, methods: dict, sampler, steps: int = 5):
         self.methods, self.sampler = dict(methods), sampler
+        self.title = f"Fast adaptation to a new {self.NEW.get(sampler.family, 'task')}"
         tasks = sampler.tasks("test")
         controls = dict(method=W.Dropdown(options=list(self.methods), description="method"),
                         task=W.Dropdown(options=tasks, value=tasks[0], description=sampler.family.split("_")[0]),
