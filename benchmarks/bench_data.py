@@ -1,6 +1,6 @@
 """Speed of the data layer: corpus generation and features (x realtime), cached reload (seconds).
 
-Run: python benchmarks/bench_data.py [--preset easy|hard]   (targets: >= 100x, >= 1000x, < 1 s)
+Run: python benchmarks/bench_data.py [--preset easy|hard|meta|languages]   (targets: >= 100x, >= 1000x, < 1 s)
 """
 import argparse
 import os
@@ -19,7 +19,7 @@ from mtlkit.features import Features  # noqa: E402
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--preset", default="easy", choices=["easy", "hard"])
+    parser.add_argument("--preset", default="easy", choices=["easy", "hard", "meta", "languages"])
     preset = parser.parse_args().preset
     config = corpus_config(preset)
     print(f"preset {preset}: {config.speakers} speakers x {config.utterances_per_speaker} utterances"

@@ -144,3 +144,28 @@ def test_the_adaptation_panel_adapts_to_a_held_out_language(language_corpus):
     assert panel.title == "Fast adaptation to a new language" and panel.controls["task"].options == ("sw",)
     panel.run()
     assert panel.last_error is None and panel.result is not None
+
+
+def test_compare_runs_number_recognition_with_language_identification(language_corpus, tmp_path):
+    from mtlkit.cli import main
+
+    folder = language_corpus.save(tmp_path / "langs-compare")
+    out = tmp_path / "compare.json"
+    assert main(["compare", "--data", str(folder), "--tasks", "keyword,language", "--sharing", "hard",
+                 "--weighting", "equal", "--seeds", "0", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    records = json.loads(out.read_text())
+    assert {r["sharing"] for r in records} == {"separate", "hard"}
+    assert all(set(r["test"]) == {"keyword", "language"} for r in records)
+
+
+def test_voice_variants_are_removed_after_use_so_espeak_never_runs_out_of_voice_slots(language_corpus, tmp_path):
+    """eSpeak NG lists at most 349 voices and ships ~250: variant files must not pile up across corpora."""
+    import os
+
+    from mtlkit.data.espeak import _private_data_dir, _remove_stale_variants
+
+    assert not list((_private_data_dir() / "voices" / "!v").glob("mk-*"))      # the fixture's 12 are gone
+    for name in ("mtlkit-0123456789", "mk-01234567-999999999", f"mk-01234567-{os.getpid()}", "en-custom"):
+        (tmp_path / name).write_text("name x\n")
+    _remove_stale_variants(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["en-custom", f"mk-01234567-{os.getpid()}"]

@@ -82,6 +82,21 @@ def install_language(language: str) -> Path:
     return target
 
 
+def _remove_stale_variants(folder: Path) -> None:
+    """Delete variant files left by processes that no longer run (and mtlkit-* ones of versions that kept them)."""
+    for path in [*folder.glob("mk-*"), *folder.glob("mtlkit-*")]:
+        parts = path.name.split("-")
+        if len(parts) == 3 and parts[2].isdigit():
+            try:
+                os.kill(int(parts[2]), 0)             # the writer still runs: its file is in use
+                continue
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue
+        path.unlink(missing_ok=True)
+
+
 class ESpeak:
     """One in-process eSpeak NG engine (the C library is global state, so use :func:`engine`)."""
 
@@ -97,6 +112,7 @@ class ESpeak:
         self._callback = _Callback(self._collect)     # keep a reference: the C side holds only a pointer
         self.lib.espeak_SetSynthCallback(self._callback)
         self._voice = None
+        _remove_stale_variants(self.data_dir / "voices" / "!v")
 
     def _collect(self, wav, num_samples, events):
         if num_samples > 0:
@@ -104,14 +120,22 @@ class ESpeak:
         return 0
 
     def add_variant(self, text: str) -> str:
-        """Write a voice variant file (eSpeak's variant syntax) and return its name, e.g. 'mtlkit-1a2b3c4d'."""
-        name = "mtlkit-" + hashlib.sha1(text.encode()).hexdigest()[:10]
+        """Write a voice variant file (eSpeak's variant syntax) and return its name, e.g. 'mk-1a2b3c4d-812'.
+
+        The name ends in this process's id, and :meth:`remove_variant` deletes the file after use: eSpeak NG lists
+        at most 349 voices, and the ~250 it ships leave room for only ~100 variants at a time. eSpeak NG aborts
+        ("buffer overflow") on a variant name longer than 20 characters; this one has at most 19.
+        """
+        name = f"mk-{hashlib.sha1(text.encode()).hexdigest()[:8]}-{os.getpid()}"
         path = self.data_dir / "voices" / "!v" / name
-        if not path.exists():
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_text(f"name {name}\nlanguage variant\n{text}")
-            os.replace(tmp, path)
+        tmp = path.with_name(f".{name}.tmp")
+        tmp.write_text(f"name {name}\nlanguage variant\n{text}")
+        os.replace(tmp, path)
         return name
+
+    def remove_variant(self, name: str) -> None:
+        """Delete a variant file written by :meth:`add_variant`."""
+        (self.data_dir / "voices" / "!v" / name).unlink(missing_ok=True)
 
     def phonemes(self, text: str, voice: str) -> str:
         """The phonemes eSpeak NG reads ``text`` as with ``voice`` (ValueError if the voice does not load)."""
@@ -205,8 +229,12 @@ def _speak_job(job):
     tts = engine()
     tts.lib.espeak_ng_SetRandSeed(ctypes.c_long(0))      # breath and roughness noise
     ctypes.CDLL(None).srand(0)
-    voice = f"{accent_voice}+{tts.add_variant(variant)}"
-    return [speak_words(s["words"], voice, s["prosody"], s["rate_wpm"], s["gaps"]) for s in scripts]
+    name = tts.add_variant(variant)
+    try:
+        return [speak_words(s["words"], f"{accent_voice}+{name}", s["prosody"], s["rate_wpm"], s["gaps"])
+                for s in scripts]
+    finally:
+        tts.remove_variant(name)
 
 
 def _run_in_fresh_process(job):
