@@ -154,7 +154,7 @@ def test_compare_runs_number_recognition_with_language_identification(language_c
     assert main(["compare", "--data", str(folder), "--tasks", "keyword,language", "--sharing", "hard",
                  "--weighting", "equal", "--seeds", "0", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
     records = json.loads(out.read_text())
-    assert {r["sharing"] for r in records} == {"separate", "hard"}
+    assert {r["config"]["sharing"] for r in records} == {"separate", "hard"}
     assert all(set(r["test"]) == {"keyword", "language"} for r in records)
 
 
