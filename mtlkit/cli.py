@@ -52,6 +52,34 @@ def _names(text: str) -> list:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def _checked(text: str, kind: str, valid) -> list:
+    """The comma list ``text``, each item one of ``valid`` (ValueError naming the bad item and the choices)."""
+    from .config import check_choice
+
+    items = _names(text)
+    if not items:
+        raise ValueError(f"--{kind.replace(' ', '-')} is empty; valid {kind}s: {', '.join(map(str, valid))}")
+    for item in items:
+        check_choice(kind, item, tuple(valid))
+    return items
+
+
+def _numbers(text: str, kind: str, low: int = 0) -> list:
+    """The comma list ``text`` as integers >= ``low`` (ValueError naming the bad item)."""
+    out = []
+    for item in _names(text):
+        try:
+            value = int(item)
+        except ValueError:
+            raise ValueError(f"--{kind} takes integers separated by commas, got {item!r} in {text!r}") from None
+        if value < low:
+            raise ValueError(f"--{kind} takes integers >= {low}, got {value}")
+        out.append(value)
+    if not out:
+        raise ValueError(f"--{kind} is empty")
+    return out
+
+
 def _fractions(items) -> dict:
     out = {}
     for item in items or []:
@@ -67,12 +95,17 @@ def _compare(args) -> int:
     from .compare import compare, plot, table
     from .data import make_corpus
 
+    from .data.corpus import TASKS
+    from .models.multitask import SHARINGS
+    from .weighting import WEIGHTINGS
+
+    tasks, sharings = _checked(args.tasks, "task", TASKS), _checked(args.sharing, "sharing", SHARINGS)
+    weightings, seeds = _checked(args.weighting, "weighting", WEIGHTINGS), _numbers(args.seeds, "seeds")
+    options = dict(label_fraction=_fractions(args.label_fraction))           # all checked before any work
     corpus = _load(args.data, args) if args.data else make_corpus(args.preset, seed=args.corpus_seed)
-    options = dict(label_fraction=_fractions(args.label_fraction))
     if args.epochs is not None:
         options["epochs"] = args.epochs
-    records = compare(corpus, tasks=_names(args.tasks), sharings=_names(args.sharing),
-                      weightings=_names(args.weighting), seeds=[int(s) for s in _names(args.seeds)], out=args.out,
+    records = compare(corpus, tasks=tasks, sharings=sharings, weightings=weightings, seeds=seeds, out=args.out,
                       progress=not args.quiet, **options)
     print(table(records))
     figure = Path(args.out).with_suffix(".png")
@@ -85,10 +118,12 @@ def _meta(args) -> int:
     from .data import make_corpus
     from .meta.experiment import meta_compare
 
+    from .meta.methods import METHODS
+
+    methods, shots = _checked(args.methods, "method", METHODS), _numbers(args.shots, "shots", low=1)
     preset = args.preset or ("languages" if args.family == "language" else "meta")
     corpus = _load(args.data, args) if args.data else make_corpus(preset, seed=args.corpus_seed)
-    shots = [int(k) for k in _names(args.shots)]
-    records = meta_compare(corpus, family=args.family, methods=_names(args.methods), shots=shots, steps=args.steps,
+    records = meta_compare(corpus, family=args.family, methods=methods, shots=shots, steps=args.steps,
                            meta_steps=args.meta_steps, meta_batch=args.meta_batch, tasks=args.tasks,
                            n_way=args.n_way, queries=args.queries, label=args.label, seed=args.seed, out=args.out,
                            progress=not args.quiet, inner_lr=args.inner_lr, outer_lr=args.outer_lr,
@@ -98,81 +133,108 @@ def _meta(args) -> int:
     return 0
 
 
+class _Help(argparse.HelpFormatter):
+    """Help that ends each option's line with its default, unless it has none or the text already says it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if not any(action.default is v for v in (None, False, argparse.SUPPRESS)) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def _listed(values) -> str:
+    return ", ".join(map(str, values))
+
+
 def parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``mtlkit`` command."""
-    top = argparse.ArgumentParser(prog="mtlkit", description="Multi-task and meta-learning on speech.")
+    """The argument parser of the ``mtlkit`` command: every option has a help line, its default and its choices,
+    taken from the registries the library uses (so the help cannot drift from the code)."""
+    from . import __version__
+    from .compare import DEFAULT_SHARINGS, DEFAULT_WEIGHTINGS
+    from .data.corpus import TASKS
+    from .data.real import NOT_DOWNLOADABLE, SOURCES
+    from .meta.episodes import FAMILIES
+    from .meta.experiment import DEFAULT_METHODS
+    from .meta.methods import METHODS, OPTIMIZERS
+    from .meta.model import ENCODERS
+    from .models.multitask import SHARINGS
+    from .weighting import WEIGHTINGS
+
+    top = argparse.ArgumentParser(prog="mtlkit", description="Multi-task and meta-learning on speech.",
+                                  formatter_class=_Help)
+    top.add_argument("--version", action="version", version=f"mtlkit {__version__}")
     commands = top.add_subparsers(dest="command", required=True)
-    corpus = commands.add_parser("corpus", help="make or inspect a speech corpus").add_subparsers(
-        dest="action", required=True)
-    make = corpus.add_parser("make", help="generate a labelled corpus offline with eSpeak NG")
+    corpus = commands.add_parser("corpus", help="make or inspect a speech corpus", formatter_class=_Help
+                                 ).add_subparsers(dest="action", required=True)
+    make = corpus.add_parser("make", help="generate a labelled corpus offline with eSpeak NG", formatter_class=_Help)
     make.add_argument("--out", required=True, help="new folder to write (must not exist or be empty)")
-    make.add_argument("--preset", default="easy", choices=sorted(PRESETS))
+    make.add_argument("--preset", default="easy", choices=sorted(PRESETS), help="which generated corpus")
     make.add_argument("--speakers", type=int, help="number of speakers (default: the preset's)")
     make.add_argument("--utterances-per-speaker", type=int, help="utterances per speaker (default: the preset's)")
-    make.add_argument("--seed", type=int, default=0)
+    make.add_argument("--seed", type=int, default=0, help="the corpus seed (same seed, same audio)")
     make.set_defaults(run=_corpus_make)
-    info = corpus.add_parser("info", help="counts per label, duration and detected layout of a corpus folder")
-    info.add_argument("folder")
+    info = corpus.add_parser("info", help="counts per label, duration and detected layout of a corpus folder",
+                             formatter_class=_Help)
+    info.add_argument("folder", help="a corpus folder: the kit's format or a real corpus's layout")
     info.add_argument("--max-per-speaker", type=int, help=LIMIT_HELP)
     info.set_defaults(run=_corpus_info)
-    from .data.real import NOT_DOWNLOADABLE, SOURCES
-
-    fetch = corpus.add_parser("download", help="download and extract a real corpus (checksummed, resumable)")
-    fetch.add_argument("name", choices=sorted(SOURCES) + sorted(NOT_DOWNLOADABLE))
+    fetch = corpus.add_parser("download", help="download and extract a real corpus (checksummed, resumable)",
+                              formatter_class=_Help)
+    fetch.add_argument("name", choices=sorted(SOURCES) + sorted(NOT_DOWNLOADABLE),
+                       help=f"the corpus: {_listed(sorted(SOURCES) + sorted(NOT_DOWNLOADABLE))}")
     fetch.add_argument("--out", required=True, help="folder to download into (the corpus lands in a new subfolder)")
     fetch.add_argument("--quiet", action="store_true", help="no progress bar")
     fetch.set_defaults(run=_corpus_download)
 
-    from .compare import DEFAULT_SHARINGS, DEFAULT_WEIGHTINGS
-
-    comp = commands.add_parser("compare", help="train a grid of sharing strategies x weightings x seeds")
+    comp = commands.add_parser("compare", help="train a grid of sharing strategies x weightings x seeds",
+                               formatter_class=_Help)
     comp.add_argument("--data", help="a corpus folder (default: the generated corpus of --preset)")
     comp.add_argument("--max-per-speaker", type=int, help=LIMIT_HELP)
-    comp.add_argument("--preset", default="easy", choices=sorted(PRESETS))
-    comp.add_argument("--corpus-seed", type=int, default=0)
-    comp.add_argument("--tasks", default="vad,speaker,emotion,keyword")
-    comp.add_argument("--sharing", default=",".join(DEFAULT_SHARINGS))
-    comp.add_argument("--weighting", default=",".join(DEFAULT_WEIGHTINGS))
-    comp.add_argument("--seeds", default="0")
-    comp.add_argument("--epochs", type=int, help="default: 20 (8 in fast mode)")
+    comp.add_argument("--preset", default="easy", choices=sorted(PRESETS), help="the generated corpus without --data")
+    comp.add_argument("--corpus-seed", type=int, default=0, help="the generated corpus's seed")
+    comp.add_argument("--tasks", default="vad,speaker,emotion,keyword", help=f"comma list of: {_listed(TASKS)}")
+    comp.add_argument("--sharing", default=",".join(DEFAULT_SHARINGS),
+                      help=f"comma list of: {_listed(SHARINGS)} ('separate' is always trained as the baseline)")
+    comp.add_argument("--weighting", default=",".join(DEFAULT_WEIGHTINGS), help=f"comma list of: {_listed(WEIGHTINGS)}")
+    comp.add_argument("--seeds", default="0", help="comma list of training seeds, e.g. 0,1,2")
+    comp.add_argument("--epochs", type=int, help="epochs per run (default: 20, 8 in fast mode)")
     comp.add_argument("--label-fraction", action="append", metavar="TASK=FRACTION",
                       help="keep the labels of only this share of training utterances (repeatable)")
     comp.add_argument("--out", default="mtlkit-results/compare.json", help="results JSON (re-runs train only new runs)")
     comp.add_argument("--quiet", action="store_true", help="no progress bars")
     comp.set_defaults(run=_compare)
 
-    from .meta.episodes import FAMILIES
-    from .meta.experiment import DEFAULT_METHODS
-    from .meta.methods import OPTIMIZERS
-    from .meta.model import ENCODERS
-
-    meta = commands.add_parser("meta", help="few-shot adaptation: meta-learning methods x shots on held-out tasks")
+    meta = commands.add_parser("meta", help="few-shot adaptation: meta-learning methods x shots on held-out tasks",
+                               formatter_class=_Help)
     meta.add_argument("--data", help="a corpus folder (default: the generated corpus of --preset)")
     meta.add_argument("--max-per-speaker", type=int, help=LIMIT_HELP)
     meta.add_argument("--preset", choices=sorted(PRESETS),
                       help="the generated corpus (default: 'languages' for --family language, else 'meta')")
-    meta.add_argument("--corpus-seed", type=int, default=0)
-    meta.add_argument("--family", default="speaker_adaptation", choices=FAMILIES)
+    meta.add_argument("--corpus-seed", type=int, default=0, help="the generated corpus's seed")
+    meta.add_argument("--family", default="speaker_adaptation", choices=FAMILIES,
+                      help=f"the task family: {_listed(FAMILIES)}")
     meta.add_argument("--held-out", help="test accents, noise conditions or languages, comma-separated "
                       "(default: the most frequent accent or condition; six languages of six families)")
     meta.add_argument("--label", default="emotion", choices=("emotion", "keyword"),
-                      help="what speaker_adaptation tasks classify")
-    meta.add_argument("--methods", default=",".join(DEFAULT_METHODS))
-    meta.add_argument("--shots", default="1,5", help="K values, comma-separated")
-    meta.add_argument("--n-way", type=int, default=5)
+                      help="what speaker_adaptation tasks classify: emotion or keyword")
+    meta.add_argument("--methods", default=",".join(DEFAULT_METHODS), help=f"comma list of: {_listed(METHODS)}")
+    meta.add_argument("--shots", default="1,5", help="K values (labelled utterances per class), comma-separated")
+    meta.add_argument("--n-way", type=int, default=5, help="classes per episode")
     meta.add_argument("--queries", type=int, default=3, help="query utterances per class")
     meta.add_argument("--steps", type=int, default=5, help="adaptation steps at test time")
     meta.add_argument("--meta-steps", type=int, help="outer steps (default: 300, 60 in fast mode)")
     meta.add_argument("--meta-batch", type=int, default=16, help="tasks per outer step")
     meta.add_argument("--tasks", type=int, default=100, help="test episodes per method")
     meta.add_argument("--inner-steps", type=int, default=5, help="adaptation steps during meta-training")
-    meta.add_argument("--inner-lr", type=float, default=0.1)
-    meta.add_argument("--outer-lr", type=float, default=3e-3)
-    meta.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS))
-    meta.add_argument("--encoder", default="cnn", choices=ENCODERS)
-    meta.add_argument("--seed", type=int, default=0)
+    meta.add_argument("--inner-lr", type=float, default=0.1, help="learning rate of the adaptation steps")
+    meta.add_argument("--outer-lr", type=float, default=3e-3, help="learning rate of the outer (meta) steps")
+    meta.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS),
+                      help=f"the outer optimiser: {_listed(sorted(OPTIMIZERS))}")
+    meta.add_argument("--encoder", default="cnn", choices=ENCODERS, help=f"the meta-learner's encoder: {_listed(ENCODERS)}")
+    meta.add_argument("--seed", type=int, default=0, help="meta-training seed (the test episodes follow from it)")
     meta.add_argument("--out", default="mtlkit-results/meta", help="folder for results.json and results.png")
-    meta.add_argument("--quiet", action="store_true")
+    meta.add_argument("--quiet", action="store_true", help="no progress bars or per-method lines")
     meta.set_defaults(run=_meta)
     return top
 

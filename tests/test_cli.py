@@ -51,3 +51,54 @@ def test_meta_command_writes_results_and_a_figure(tmp_path, capsys):
     assert (out / "results.png").stat().st_size > 1000
     assert main(["meta", "--methods", "maml", "--steps", "0", "--out", str(out)]) == 2
     assert "steps=0: fast adaptation needs at least one inner step" in capsys.readouterr().err
+
+
+def _subparsers(p):
+    import argparse
+
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield name, sub
+                yield from ((f"{name} {n}", s) for n, s in _subparsers(sub))
+
+
+def test_every_option_of_every_command_explains_itself_with_its_default_and_choices(capsys):
+    """Help lines come from the registries the library uses, so a new sharing or method shows up by itself."""
+    from mtlkit import __version__
+    from mtlkit.cli import parser
+    from mtlkit.meta.methods import METHODS
+    from mtlkit.models.multitask import SHARINGS
+    from mtlkit.weighting import WEIGHTINGS
+
+    top = parser()
+    commands = dict(_subparsers(top))
+    assert {"corpus make", "corpus info", "corpus download", "compare", "meta"} <= set(commands)
+    for name, sub in commands.items():
+        for action in sub._actions:
+            if action.dest not in ("help", "command", "action"):
+                assert action.help, f"mtlkit {name} {action.option_strings or action.dest} has no help"
+    text = commands["compare"].format_help()
+    assert all(s in text for s in SHARINGS) and all(w in text for w in WEIGHTINGS) and "nash_mtl" in text
+    assert "(default: equal,uncertainty,dwa)" in text
+    assert all(m in commands["meta"].format_help() for m in METHODS)
+    with pytest.raises(SystemExit) as stop:
+        top.parse_args(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"mtlkit {__version__}"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["compare", "--sharing", "hard,hierarchcal"], "unknown sharing 'hierarchcal'; valid sharings: separate, hard"),
+    (["compare", "--weighting", "nash"], "unknown weighting 'nash'; valid weightings: equal, fixed"),
+    (["compare", "--tasks", "vad,emotions"], "unknown task 'emotions'; valid tasks: vad, speaker"),
+    (["compare", "--seeds", "0,one"], "--seeds takes integers separated by commas, got 'one'"),
+    (["meta", "--methods", "protonet,mamal"], "unknown method 'mamal'; valid methods: maml, fomaml"),
+    (["meta", "--shots", "0,5"], "--shots takes integers >= 1, got 0"),
+])
+def test_comma_lists_are_checked_before_any_work(monkeypatch, capsys, argv, message):
+    import mtlkit.data as data
+
+    monkeypatch.setattr(data, "make_corpus", lambda *a, **k: pytest.fail("a corpus was built before the check"))
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
