@@ -52,3 +52,13 @@ def test_fast_mode_is_read_in_one_place():
     readers = [p.relative_to(ROOT).as_posix() for p in (ROOT / "mtlkit").rglob("*.py")
                if "MTLKIT_FAST" in p.read_text()]
     assert readers == ["mtlkit/config.py"]
+
+
+def test_the_license_is_an_spdx_expression_so_setuptools_prints_no_deprecation_banner():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["project"]["license"] == "MIT"                       # PEP 639, not the deprecated table
+    assert "setuptools>=77" in project["build-system"]["requires"]      # the first setuptools that reads it
+    assert not any("License ::" in c for c in project["project"].get("classifiers", []))   # forbidden beside it
+    assert "install_learn2learn --python $(PY) --quiet" in (ROOT / "Makefile").read_text()
