@@ -94,7 +94,6 @@ def _fractions(items) -> dict:
 def _compare(args) -> int:
     from .compare import compare, plot, table
     from .data import make_corpus
-
     from .data.corpus import TASKS
     from .models.multitask import SHARINGS
     from .weighting import WEIGHTINGS
@@ -117,7 +116,6 @@ def _compare(args) -> int:
 def _meta(args) -> int:
     from .data import make_corpus
     from .meta.experiment import meta_compare
-
     from .meta.methods import METHODS
 
     methods, shots = _checked(args.methods, "method", METHODS), _numbers(args.shots, "shots", low=1)

@@ -169,23 +169,32 @@ def linear_r2(x: np.ndarray, values, folds: int = 2, seed: int = 0, l2: float = 
     return float(1 - (residual ** 2).sum() / ((v - v.mean()) ** 2).sum())
 
 
-def closeness_ratio(x: np.ndarray, labels) -> float:
-    """Mean Euclidean distance between rows (N, D) with the same label over the mean between rows with different
-    labels, each unordered pair once: below 1, rows that share a label lie closer together."""
-    x, labels = np.asarray(x, np.float64), np.asarray(labels)
+def _pair_distances(x: np.ndarray) -> tuple:
+    """Row indices i < j of every unordered pair of rows (N, D), and their Euclidean distances."""
+    x = np.asarray(x, np.float64)
     i, j = np.triu_indices(len(x), k=1)
-    d = np.linalg.norm(x[i] - x[j], axis=1)
+    return i, j, np.linalg.norm(x[i] - x[j], axis=1)
+
+
+def _ratio(pairs: tuple, labels: np.ndarray) -> float:
+    i, j, d = pairs
     same = labels[i] == labels[j]
     if same.all() or not same.any():
         raise ValueError("need at least one pair with the same label and one with different labels")
     return float(d[same].mean() / d[~same].mean())
 
 
+def closeness_ratio(x: np.ndarray, labels) -> float:
+    """Mean Euclidean distance between rows (N, D) with the same label over the mean between rows with different
+    labels, each unordered pair once: below 1, rows that share a label lie closer together."""
+    return _ratio(_pair_distances(x), np.asarray(labels))
+
+
 def closeness_test(x: np.ndarray, labels, permutations: int = 2000, seed: int = 0) -> tuple[float, float]:
     """:func:`closeness_ratio` and its one-sided permutation p-value: the share of random relabellings (the same
     label counts) whose ratio is as small or smaller. Introduced in notebooks/10_a_new_language.ipynb."""
     rng = np.random.default_rng(seed)
-    ratio = closeness_ratio(x, labels)
-    labels = np.asarray(labels)
-    shuffled = [closeness_ratio(x, rng.permutation(labels)) for _ in range(permutations)]
+    pairs, labels = _pair_distances(x), np.asarray(labels)         # distances once; relabelling moves the labels
+    ratio = _ratio(pairs, labels)
+    shuffled = [_ratio(pairs, rng.permutation(labels)) for _ in range(permutations)]
     return ratio, float((1 + sum(r <= ratio for r in shuffled)) / (1 + permutations))

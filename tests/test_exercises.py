@@ -492,7 +492,7 @@ def _ratio(self_pairs=False, squared=False, inverted=False):
         same, different = [], []
         for i in range(len(x)):
             for j in range(len(x)):
-                if (j > i) or (self_pairs and j <= i) or (self_pairs and j > i):
+                if j > i or self_pairs:                      # self_pairs: every ordered pair, (i, i) too
                     d = np.linalg.norm(x[i] - x[j]) ** (2 if squared else 1)
                     (same if labels[i] == labels[j] else different).append(d)
         return float(np.mean(different) / np.mean(same)) if inverted else float(np.mean(same) / np.mean(different))

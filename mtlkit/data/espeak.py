@@ -110,6 +110,7 @@ class ESpeak:
             raise RuntimeError(f"eSpeak NG failed to initialise from {self.data_dir}")
         self._chunks: list[np.ndarray] = []
         self._callback = _Callback(self._collect)     # keep a reference: the C side holds only a pointer
+        self.lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
         self.lib.espeak_SetSynthCallback(self._callback)
         self._voice = None
         _remove_stale_variants(self.data_dir / "voices" / "!v")
@@ -142,7 +143,6 @@ class ESpeak:
         if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
             raise ValueError(f"eSpeak NG cannot load the voice {voice!r}")
         self._voice = voice
-        self.lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
         buffer = ctypes.create_string_buffer(text.encode())
         pointer = ctypes.c_void_p(ctypes.addressof(buffer))
         out = self.lib.espeak_TextToPhonemes(ctypes.byref(pointer), _CHARS_UTF8, 0)
