@@ -21,7 +21,7 @@ $(STAMP): $(DEPS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[lab,test,l2l]"
-	$(PY) -m mtlkit.install_learn2learn --python $(PY) --quiet
+	$(PY) -m mtlkit.install_learn2learn --python $(PY) --quiet --log $(VENV)/learn2learn-build.log
 	rm -rf $(VENV)/ipywidgets7
 	$(PY) -m pip install --quiet --no-deps --target $(VENV)/ipywidgets7 $(COLAB_WIDGETS)
 	@rm -f $(VENV)/.installed-*

@@ -39,7 +39,8 @@ def step_mtlkit(model, batch, steps, vectorize, chunk_size=None):
 
 
 def step_l2l(model, batch, steps):
-    import learn2learn as l2l
+    from mtlkit.meta import import_learn2learn
+    l2l = import_learn2learn()
 
     maml, total = l2l.algorithms.MAML(model, lr=LR), 0.0
     for i in range(len(batch["y_s"])):

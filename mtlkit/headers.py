@@ -37,14 +37,25 @@ def badge(notebook: str, url: str) -> str:
     return f"[![Open In Colab]({BADGE})]({colab_url(notebook, url)})"
 
 
-def install_cell(url: str) -> str:
-    """The first code cell: installs the kit and learn2learn in Colab only, then reports the hardware."""
+def install_cell(url: str, learn2learn: bool = False) -> str:
+    """The first code cell: in Colab only, installs the kit (and learn2learn if ``learn2learn``), reports the hardware."""
+    if not learn2learn:
+        install = f'    %pip install -q "mtlkit @ git+{url}"\n'
+    else:   # A failed build prints its log's tail and the notebook goes on: its learn2learn cells skip themselves.
+        install = (f'    %pip install -q "mtlkit[l2l] @ git+{url}"\n'
+                   "    !python -m mtlkit.install_learn2learn --quiet    # builds learn2learn from source: a few minutes\n")
     return ("import sys\n"
             "if 'google.colab' in sys.modules:\n"
-            f'    %pip install -q "mtlkit[l2l] @ git+{url}"\n'
-            "    !python -m mtlkit.install_learn2learn\n"
+            + install +
             "    from mtlkit.config import device_report\n"
             "    print(device_report())")
+
+
+def uses_learn2learn(nb: dict) -> bool:
+    """Whether a code cell of the notebook (its header aside) imports learn2learn."""
+    return any(c["cell_type"] == "code" and "google.colab" not in "".join(c["source"])
+               and ("import_learn2learn(" in "".join(c["source"]) or "import learn2learn" in "".join(c["source"]))
+               for c in nb["cells"])
 
 
 def _cell(kind: str, source: str, cell_id: str) -> dict:
@@ -55,14 +66,17 @@ def _cell(kind: str, source: str, cell_id: str) -> dict:
 
 
 def with_header(nb: dict, name: str, url: str) -> dict:
-    """The notebook with its first two cells replaced by (or, if missing, preceded by) the badge and install cells."""
+    """The notebook with its first two cells replaced by (or, if missing, preceded by) the badge and install cells.
+
+    Only a notebook that imports learn2learn installs it: its build from source takes minutes."""
     cells = nb["cells"]
     have = len(cells) >= 2 and cells[0]["cell_type"] == "markdown" and "colab-badge" in "".join(cells[0]["source"]) \
         and "google.colab" in "".join(cells[1]["source"])
     body = cells[2:] if have else [c for c in cells if not (c["cell_type"] == "code"
                                                               and "google.colab" in "".join(c["source"]))]
     stem = name[:2]
-    head = [_cell("markdown", badge(name, url), f"{stem}-badge"), _cell("code", install_cell(url), f"{stem}-install")]
+    head = [_cell("markdown", badge(name, url), f"{stem}-badge"),
+            _cell("code", install_cell(url, uses_learn2learn({"cells": body})), f"{stem}-install")]
     return {**nb, "cells": head + body}
 
 

@@ -18,7 +18,10 @@ pinned to the release that matches the installed torch.
 Usage (locally, from a Makefile, or in Colab with ``!python -m ...``)::
 
     python -m mtlkit.install_learn2learn [--version 0.2.0] [--python PATH]
-                                         [--force] [--quiet]
+                                         [--force] [--quiet [--log FILE]]
+
+With ``--quiet`` the output of pip and of the compiler goes to a log file and one line says where it is and what
+happened; on failure the log's last 30 lines and the command to retry are printed.
 
 Uses only the standard library.
 """
@@ -37,6 +40,7 @@ import zipfile
 from pathlib import Path
 
 DEFAULT_VERSION = "0.2.0"
+DEFAULT_LOG = os.path.join(tempfile.gettempdir(), "mtlkit-learn2learn-build.log")
 
 # Import name -> pip requirement for what `import learn2learn` actually needs.
 # torchvision is handled separately, because it must match the installed torch.
@@ -153,21 +157,28 @@ def wheel_problems(wheel_path):
     return problems
 
 
-def _run(cmd, step, quiet, cwd=None):
-    """Run a command; raise InstallError naming ``step`` if it fails."""
-    if not quiet:
-        print("+ " + " ".join(str(c) for c in cmd), flush=True)
-    result = subprocess.run(
-        [str(c) for c in cmd], cwd=cwd, text=True,
-        stdout=subprocess.PIPE if quiet else None,
-        stderr=subprocess.STDOUT if quiet else None,
-    )
+def _run(cmd, step, log, cwd=None):
+    """Run a command (its output appended to the file ``log``, or shown if None); raise InstallError on failure."""
+    line = " ".join(str(c) for c in cmd)
+    if log is None:
+        print("+ " + line, flush=True)
+        result = subprocess.run([str(c) for c in cmd], cwd=cwd)
+    else:
+        with open(log, "a") as out:
+            out.write(f"\n+ {line}\n")
+            out.flush()
+            result = subprocess.run([str(c) for c in cmd], cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
     if result.returncode != 0:
-        tail = "\n".join((result.stdout or "").splitlines()[-30:])
-        detail = f"\n{tail}" if tail else ""
-        raise InstallError(step, f"command exited with {result.returncode}: "
-                                 f"{' '.join(str(c) for c in cmd)}{detail}")
+        raise InstallError(step, f"command exited with {result.returncode}: {line}")
     return result
+
+
+def log_tail(log, lines=30):
+    """The last ``lines`` lines of the file ``log`` ('' if there is none)."""
+    try:
+        return "\n".join(Path(log).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
 
 
 def package_report(names):
@@ -214,11 +225,10 @@ def already_installed(python, version):
     return versions["learn2learn"] == version and importable["learn2learn"]
 
 
-def download_sdist(python, version, dest, quiet):
+def download_sdist(python, version, dest, log):
     """Download the learn2learn sdist into ``dest`` and return its path."""
     _run([python, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-          f"learn2learn=={version}", "-d", dest] + (["-q"] if quiet else []),
-         "download sdist", quiet)
+          f"learn2learn=={version}", "-d", dest], "download sdist", log)
     archives = sorted(Path(dest).glob(f"learn2learn-{version}.tar.gz"))
     if not archives:
         raise InstallError("download sdist", f"no learn2learn-{version}.tar.gz in {dest}")
@@ -249,7 +259,7 @@ def clean_sources(src):
     return removed
 
 
-def ensure_build_tools(python, quiet):
+def ensure_build_tools(python, log):
     """Install Cython>=3, setuptools and wheel in ``python`` if they are missing."""
     versions, _ = inspect_packages(python, ["Cython", "setuptools", "wheel"])
     wanted = []
@@ -258,15 +268,13 @@ def ensure_build_tools(python, quiet):
         wanted.append("Cython>=3")
     wanted += [name for name in ("setuptools", "wheel") if versions[name] is None]
     if wanted:
-        _run([python, "-m", "pip", "install"] + (["-q"] if quiet else []) + wanted,
-             "install build tools", quiet)
+        _run([python, "-m", "pip", "install"] + wanted, "install build tools", log)
 
 
-def build_wheel(python, src, dist_dir, quiet):
+def build_wheel(python, src, dist_dir, log):
     """Cythonize and build a wheel from ``src``; return the verified wheel path."""
     # setup.py cythonizes the .pyx files only when "build_ext" is in sys.argv.
-    _run([python, "setup.py"] + (["-q"] if quiet else [])
-         + ["build_ext", "bdist_wheel", "-d", dist_dir], "build wheel", quiet, cwd=src)
+    _run([python, "setup.py", "build_ext", "bdist_wheel", "-d", dist_dir], "build wheel", log, cwd=src)
     wheels = sorted(Path(dist_dir).glob("learn2learn-*.whl"))
     if not wheels:
         raise InstallError("build wheel", f"no wheel produced in {dist_dir}")
@@ -276,10 +284,9 @@ def build_wheel(python, src, dist_dir, quiet):
     return wheels[0]
 
 
-def install_wheel(python, wheel, quiet):
+def install_wheel(python, wheel, log):
     """Install the built wheel without learn2learn's declared dependencies."""
-    _run([python, "-m", "pip", "install", "--no-deps", "--force-reinstall"]
-         + (["-q"] if quiet else []) + [wheel], "install wheel", quiet)
+    _run([python, "-m", "pip", "install", "--no-deps", "--force-reinstall", wheel], "install wheel", log)
 
 
 def torch_version(python):
@@ -304,12 +311,11 @@ def missing_requirements(python, torch_ver):
     return wanted
 
 
-def install_dependencies(python, torch_ver, quiet):
+def install_dependencies(python, torch_ver, log):
     """Install only the import-time dependencies that are missing."""
     wanted = missing_requirements(python, torch_ver)
     if wanted:
-        _run([python, "-m", "pip", "install"] + (["-q"] if quiet else []) + wanted,
-             "install dependencies", quiet)
+        _run([python, "-m", "pip", "install"] + wanted, "install dependencies", log)
     return wanted
 
 
@@ -326,18 +332,18 @@ def verify(python, version, cwd):
     return version
 
 
-def install(python, version, quiet=False):
-    """Build learn2learn ``version`` from source and install it into ``python``."""
+def install(python, version, log=None):
+    """Build learn2learn ``version`` from source and install it into ``python``; output to the file ``log``."""
     torch_ver = torch_version(python)
     with tempfile.TemporaryDirectory(prefix="l2l-build-") as tmp:
         tmp = Path(tmp)
-        archive = download_sdist(python, version, tmp / "sdist", quiet)
+        archive = download_sdist(python, version, tmp / "sdist", log)
         src = unpack_sdist(archive, tmp / "src")
         clean_sources(src)
-        ensure_build_tools(python, quiet)
-        wheel = build_wheel(python, src, tmp / "dist", quiet)
-        install_wheel(python, wheel, quiet)
-        install_dependencies(python, torch_ver, quiet)
+        ensure_build_tools(python, log)
+        wheel = build_wheel(python, src, tmp / "dist", log)
+        install_wheel(python, wheel, log)
+        install_dependencies(python, torch_ver, log)
         return verify(python, version, cwd=tmp)
 
 
@@ -361,23 +367,42 @@ def parse_args(argv=None):
     parser.add_argument("--force", action="store_true",
                         help="rebuild and reinstall even if already installed")
     parser.add_argument("--quiet", action="store_true",
-                        help="hide pip and compiler output unless a step fails")
+                        help="send pip's and the compiler's output to the log file and print one line; "
+                             "on failure, the log's last lines and the command to retry")
+    parser.add_argument("--log", default=DEFAULT_LOG,
+                        help=f"the log file of --quiet (default {DEFAULT_LOG})")
     return parser.parse_args(argv)
+
+
+def retry_command(args):
+    """The command line that reruns this install from scratch."""
+    return (f"{args.python} -m mtlkit.install_learn2learn --python {args.python} --version {args.version} "
+            f"--force" + (f" --quiet --log {args.log}" if args.quiet else ""))
 
 
 def main(argv=None):
     """Command-line entry point; return the process exit code."""
     args = parse_args(argv)
+    log = None
     try:
         args.python = resolve_python(args.python)
         if not args.force and already_installed(args.python, args.version):
             print(f"learn2learn {args.version} already installed in {args.python}")
             return 0
-        installed = install(args.python, args.version, quiet=args.quiet)
+        if args.quiet:
+            log = Path(args.log).resolve()
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_text(f"python -m mtlkit.install_learn2learn: learn2learn {args.version} into {args.python}\n")
+        installed = install(args.python, args.version, log=log)
     except InstallError as exc:
+        tail = log_tail(log) if log is not None else ""
         print(f"install_learn2learn: {exc}", file=sys.stderr)
+        if tail:
+            print(f"--- the last lines of {log} ---\n{tail}\n---", file=sys.stderr)
+        print(f"to retry: {retry_command(args)}", file=sys.stderr)
         return 1
-    print(f"learn2learn {installed} installed in {args.python}")
+    where = f" (build log: {log})" if log is not None else ""
+    print(f"learn2learn {installed} built from source and installed in {args.python}{where}")
     return 0
 
 

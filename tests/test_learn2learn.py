@@ -8,9 +8,11 @@ learn2learn tests skip when it is not importable, unless MTLKIT_REQUIRE_L2L is s
 import copy
 import io
 import os
+import subprocess
 import sys
 import tarfile
 import zipfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -18,14 +20,16 @@ from torch import nn
 from torch.func import functional_call
 
 from mtlkit import install_learn2learn as inst
+from mtlkit.meta import import_learn2learn
 
 LR = 0.1
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _learn2learn():
     """Import learn2learn; skip if absent, or fail when MTLKIT_REQUIRE_L2L is set."""
     try:
-        import learn2learn
+        learn2learn = import_learn2learn()
     except ImportError as exc:
         message = (f"learn2learn is not importable ({exc}); "
                    "install it with `python -m mtlkit.install_learn2learn`")
@@ -266,3 +270,74 @@ def test_parse_args_defaults():
 def test_main_reports_failing_step(tmp_path, capsys):
     assert inst.main(["--python", str(tmp_path / "no-such-python")]) == 1
     assert "step 'find target python' failed" in capsys.readouterr().err
+
+
+def test_run_sends_a_failing_commands_output_to_the_log_and_names_the_step(tmp_path):
+    log = tmp_path / "build.log"
+    script = "import sys; print('\\n'.join(f'line {i}' for i in range(50))); sys.exit(3)"
+    with pytest.raises(inst.InstallError, match="step 'build wheel' failed: command exited with 3"):
+        inst._run([sys.executable, "-c", script], "build wheel", log)
+    text = log.read_text()
+    assert "line 0" in text and "line 49" in text and text.lstrip().startswith("+ ")
+    assert inst.log_tail(log, 3).splitlines() == ["line 47", "line 48", "line 49"]
+
+
+def test_quiet_main_prints_one_line_on_success(tmp_path, monkeypatch, capsys):
+    def fake_install(python, version, log):
+        inst._run([sys.executable, "-c", "print('compiler chatter')"], "build wheel", log)
+        return version
+
+    monkeypatch.setattr(inst, "already_installed", lambda python, version: False)
+    monkeypatch.setattr(inst, "install", fake_install)
+    log = tmp_path / "l2l.log"
+    assert inst.main(["--quiet", "--log", str(log)]) == 0
+    out = capsys.readouterr()
+    assert out.out.splitlines() == [f"learn2learn 0.2.0 built from source and installed in {sys.executable} "
+                                    f"(build log: {log})"]
+    assert out.err == "" and "compiler chatter" in log.read_text()
+
+
+def test_quiet_main_on_failure_prints_the_logs_tail_and_the_command_to_retry(tmp_path, monkeypatch, capsys):
+    def failing_install(python, version, log):
+        inst._run([sys.executable, "-c", "import sys; print('error: longintrepr.h not found'); sys.exit(1)"],
+                  "build wheel", log)
+
+    monkeypatch.setattr(inst, "already_installed", lambda python, version: False)
+    monkeypatch.setattr(inst, "install", failing_install)
+    log = tmp_path / "l2l.log"
+    assert inst.main(["--quiet", "--log", str(log)]) == 1
+    err = capsys.readouterr().err
+    assert "step 'build wheel' failed" in err
+    assert f"the last lines of {log}" in err and "error: longintrepr.h not found" in err
+    assert f"to retry: {sys.executable} -m mtlkit.install_learn2learn --python {sys.executable} --version 0.2.0 " \
+           f"--force --quiet --log {log}" in err
+
+
+def _stderr_of(code, pythonpath=None):
+    env = dict(os.environ, PYTHONWARNINGS="default")
+    if pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join([str(pythonpath), str(ROOT)])
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          cwd=ROOT).stderr
+
+
+def test_import_learn2learn_drops_gyms_notice_and_nothing_else(tmp_path):
+    """A stand-in learn2learn prints gym's notice and a real warning: only the notice goes."""
+    notices = pytest.importorskip("gym_notices.notices").notices
+    notice = next(iter(notices.values()))
+    (tmp_path / "learn2learn").mkdir()
+    (tmp_path / "learn2learn" / "__init__.py").write_text(
+        f"import sys, warnings\nprint({notice!r}, file=sys.stderr)\nprint('a real message', file=sys.stderr)\n"
+        "warnings.warn('a real warning')\n")
+    plain = _stderr_of("import learn2learn", tmp_path)
+    assert notice.splitlines()[0] in plain                              # the control: a bare import shows it
+    kit = _stderr_of("from mtlkit.meta import import_learn2learn; import_learn2learn()", tmp_path)
+    assert notice.splitlines()[0] not in kit and "unmaintained" not in kit
+    assert "a real message" in kit and "UserWarning: a real warning" in kit
+
+
+def test_import_learn2learn_imports_the_real_one_silently():
+    _learn2learn()
+    assert "unmaintained" in _stderr_of("import learn2learn")
+    err = _stderr_of("from mtlkit.meta import import_learn2learn; print(import_learn2learn().__version__)")
+    assert "unmaintained" not in err and "Gym" not in err

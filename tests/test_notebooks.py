@@ -1,4 +1,5 @@
 """Notebook hygiene: every notebook starts with the Colab cell, runs on python3, is committed clean."""
+import ast
 import json
 from pathlib import Path
 
@@ -70,6 +71,97 @@ def test_header_drift_is_found_and_fixed_when_the_url_changes(tmp_path):
     with pytest.raises(ValueError, match="gitlab.com/x/y.*need https://github.com/OWNER/NAME"):
         headers.drift(tmp_path)
 
+
+
+class _FakeIPython:
+    """Records what an install cell asks IPython to run (``%pip`` and ``!`` lines) instead of running it."""
+
+    def __init__(self):
+        self.calls = []
+
+    def run_line_magic(self, name, line, *args):
+        self.calls.append(f"%{name} {line}")
+
+    def system(self, command):
+        self.calls.append(f"!{command}")
+
+
+def _run_install_cell(source, in_colab, monkeypatch):
+    """Run a notebook's install cell as IPython would, with or without ``google.colab``; return the calls."""
+    import sys
+    import types
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    shell = _FakeIPython()
+    if in_colab:
+        monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    else:
+        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    exec(TransformerManager().transform_cell(source), {"get_ipython": lambda: shell})
+    return shell.calls
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_install_cell_installs_only_in_colab_and_learn2learn_only_where_it_is_used(path, monkeypatch, capsys):
+    from mtlkit import headers
+
+    nb = json.loads(path.read_text())
+    source, url = "".join(nb["cells"][1]["source"]), headers.repository_url()
+    assert _run_install_cell(source, False, monkeypatch) == [] and capsys.readouterr().out == ""
+    calls = _run_install_cell(source, True, monkeypatch)
+    assert "GPU" in capsys.readouterr().out                               # the device report
+    imports_l2l = any("import_learn2learn(" in "".join(c["source"]) for c in nb["cells"][2:])
+    if imports_l2l:
+        assert calls == [f'%pip install -q "mtlkit[l2l] @ git+{url}"',
+                         "!python -m mtlkit.install_learn2learn --quiet    # builds learn2learn from source: a few "
+                         "minutes"]
+    else:
+        assert calls == [f'%pip install -q "mtlkit @ git+{url}"']
+    assert imports_l2l == (path.name[:2] == "06")                        # learn2learn is notebook 06's alone
+
+
+def test_notebook_06_goes_on_without_learn2learn():
+    """Its import cell leaves l2l None with a message; every other cell that touches l2l is guarded."""
+    import sys
+    from unittest import mock
+
+    cells = ["".join(c["source"]) for c in json.loads(NOTEBOOKS[6].read_text())["cells"] if c["cell_type"] == "code"]
+    users = [c for c in cells[1:] if "l2l" in c]
+    importer = [c for c in users if "import_learn2learn()" in c]
+    assert len(importer) == 1 and len(users) >= 3
+    namespace = {}
+    with mock.patch.dict(sys.modules, {"learn2learn": None}), mock.patch("builtins.print") as say:
+        exec(importer[0], namespace)
+    assert namespace["l2l"] is None
+    assert "skipped: the learn2learn comparison needs learn2learn" in say.call_args.args[0]
+    for cell in users:
+        if cell is not importer[0]:
+            assert _unguarded_l2l(ast.parse(cell)) == [], cell.splitlines()[0]
+
+
+def _unguarded_l2l(node, guarded=False):
+    """Line numbers where the name ``l2l`` is used outside an ``if l2l is not None:`` block."""
+    if isinstance(node, ast.If) and ast.unparse(node.test) == "l2l is not None":
+        return [n for child in node.body for n in _unguarded_l2l(child, True)] + \
+            [n for child in node.orelse for n in _unguarded_l2l(child, guarded)]
+    if isinstance(node, ast.Name) and node.id == "l2l" and not guarded:
+        return [node.lineno]
+    return [n for child in ast.iter_child_nodes(node) for n in _unguarded_l2l(child, guarded)]
+
+
+def test_readme_colab_section_says_which_notebooks_build_learn2learn():
+    import re
+
+    from mtlkit import headers
+
+    readme = (NOTEBOOKS[0].parents[1] / "README.md").read_text()
+    section = readme.split("## In Google Colab", 1)[1].split("\n## ", 1)[0]
+    named = re.search(r"only\s+notebooks?\s+([0-9, and]+?)\s+uses?\s+learn2learn", section, re.I)
+    assert named, "the README's Colab section no longer says which notebooks build learn2learn"
+    users = {p.name[:2] for p in NOTEBOOKS if headers.uses_learn2learn(json.loads(p.read_text()))}
+    assert set(re.findall(r"[0-9]{2}", named.group(1))) == users
+    assert "--quiet" in section and "skipped" in section
 
 def test_device_report_names_the_hardware():
     import torch

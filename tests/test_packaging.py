@@ -61,4 +61,4 @@ def test_the_license_is_an_spdx_expression_so_setuptools_prints_no_deprecation_b
     assert project["project"]["license"] == "MIT"                       # PEP 639, not the deprecated table
     assert "setuptools>=77" in project["build-system"]["requires"]      # the first setuptools that reads it
     assert not any("License ::" in c for c in project["project"].get("classifiers", []))   # forbidden beside it
-    assert "install_learn2learn --python $(PY) --quiet" in (ROOT / "Makefile").read_text()
+    assert "install_learn2learn --python $(PY) --quiet --log $(VENV)/learn2learn-build.log" in (ROOT / "Makefile").read_text()

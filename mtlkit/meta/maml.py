@@ -11,6 +11,11 @@ Introduced in notebooks/06_maml_fast_adaptation.ipynb.
 """
 from __future__ import annotations
 
+import contextlib
+import importlib
+import io
+import sys
+
 import torch
 from torch import nn
 from torch.func import functional_call
@@ -57,3 +62,24 @@ class MAML(nn.Module):
         """A Learner whose parameters are (differentiable) copies of this model's."""
         return Learner(self.module, {k: p.clone() for k, p in self.module.named_parameters()}, self.lr,
                        self.first_order)
+
+
+def import_learn2learn():
+    """``import learn2learn``, without the notice gym prints on import; other output and warnings pass through."""
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            return importlib.import_module("learn2learn")
+    finally:
+        sys.stderr.write(_without_gym_notice(captured.getvalue()))
+
+
+def _without_gym_notice(text: str) -> str:
+    """``text`` with gym's "Gym has been unmaintained" notice (the one of the installed gym_notices) removed."""
+    try:
+        from gym_notices.notices import notices
+    except Exception:   # gym_notices absent or changed: remove nothing
+        return text
+    for notice in set(notices.values()):
+        text = text.replace(notice + "\n", "")
+    return text
