@@ -105,7 +105,7 @@ def _compare(args) -> int:
     if args.epochs is not None:
         options["epochs"] = args.epochs
     records = compare(corpus, tasks=tasks, sharings=sharings, weightings=weightings, seeds=seeds, out=args.out,
-                      progress=not args.quiet, **options)
+                      progress=not args.quiet, force=args.force, **options)
     print(table(records))
     figure = Path(args.out).with_suffix(".png")
     plot(records, figure)
@@ -199,7 +199,9 @@ def parser() -> argparse.ArgumentParser:
     comp.add_argument("--epochs", type=int, help="epochs per run (default: 20, 8 in fast mode)")
     comp.add_argument("--label-fraction", action="append", metavar="TASK=FRACTION",
                       help="keep the labels of only this share of training utterances (repeatable)")
-    comp.add_argument("--out", default="mtlkit-results/compare.json", help="results JSON (re-runs train only new runs)")
+    comp.add_argument("--out", default="mtlkit-results/compare.json",
+                      help="results JSON; a rerun trains only runs it lacks (new settings, or an edited mtlkit)")
+    comp.add_argument("--force", action="store_true", help="retrain every run even if the results JSON has it")
     comp.add_argument("--quiet", action="store_true", help="no progress bars")
     comp.set_defaults(run=_compare)
 

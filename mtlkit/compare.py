@@ -18,15 +18,15 @@ BASELINE = dict(sharing="separate", weighting="equal")
 """delta_m% of every run is measured against the single-task towers with equal weights, same seed."""
 
 
-CODE_SOURCES = ("models", "weighting", "train.py", "compare.py")
+CODE_SOURCES = ("models", "weighting", "features.py", "metrics.py", "train.py", "compare.py")
 """The sources (relative to the package) whose text is part of every cache key: edit one, and runs retrain."""
 
 
-def code_version() -> str:
-    """``mtlkit.__version__`` plus a hash of the sources in :data:`CODE_SOURCES` (models, weightings, trainer)."""
+def code_version(root: Path | None = None) -> str:
+    """``mtlkit.__version__`` plus a hash of the sources in :data:`CODE_SOURCES` under the package folder ``root``."""
     from . import __version__
 
-    root, digest = Path(__file__).resolve().parent, hashlib.sha1()
+    root, digest = Path(root or Path(__file__).resolve().parent), hashlib.sha1()
     for name in CODE_SOURCES:
         path = root / name
         for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:

@@ -1,5 +1,6 @@
 """mtlkit compare: the grid, its cache, delta_m against separate, the table and the command line."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -44,6 +45,10 @@ def test_command_line_compare_on_a_folder(tiny, tmp_path, capsys):
                  "--weighting", "equal", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "hard" in printed and out.is_file() and out.with_suffix(".png").is_file()
+    again = ["compare", "--data", str(folder), "--tasks", "vad,emotion", "--sharing", "hard", "--weighting", "equal",
+             "--epochs", "1", "--out", str(out), "--quiet"]
+    assert main(again) == 0 and f"2 of 2 runs read from {out}" in capsys.readouterr().out
+    assert main(again + ["--force"]) == 0 and f"0 of 2 runs read from {out}" in capsys.readouterr().out
     assert main(["compare", "--data", str(folder), "--tasks", "vad,emotion", "--weighting", "magic",
                  "--out", str(out), "--quiet"]) == 2
     assert "unknown weighting 'magic'" in capsys.readouterr().err
@@ -64,3 +69,57 @@ def test_cache_key_holds_the_code_version_and_force_retrains(tiny, tmp_path, mon
     monkeypatch.setattr(C, "code_version", lambda: "0.0.0+edited")       # a student edits mtlkit/models
     C.compare(tiny, **options)
     assert len(calls) == 6                                               # old records are not reused
+
+
+def test_code_version_changes_with_an_edit_to_what_trains_and_only_then(tmp_path):
+    import shutil
+
+    package = Path(C.__file__).resolve().parent
+    copy = tmp_path / "mtlkit"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert C.code_version(copy) == C.code_version()
+    for edited in ("models/heads.py", "weighting/pcgrad.py", "features.py", "metrics.py", "train.py"):
+        before = C.code_version(copy)
+        with open(copy / edited, "a") as f:
+            f.write("\n# a learner's edit\n")
+        assert C.code_version(copy) != before, edited
+    before = C.code_version(copy)
+    with open(copy / "widgets" / "panel.py", "a") as f:                 # does not change what compare trains
+        f.write("\n# an edit elsewhere\n")
+    assert C.code_version(copy) == before
+
+
+def _package_imports(file, package):
+    """The package's source files that ``file`` imports, followed through every relative import."""
+    import ast
+
+    seen, todo = set(), [file]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = path.parent
+                for _ in range(node.level - 1):
+                    base = base.parent
+                parts = (node.module or "").split(".") if node.module else []
+                target = base.joinpath(*parts)
+                names = [target] if parts else [target / alias.name for alias in node.names]
+                for t in names:
+                    for candidate in (t.with_suffix(".py"), t / "__init__.py"):
+                        if candidate.is_file():
+                            todo.append(candidate)
+                            if candidate.name == "__init__.py":   # a package: all of it may run
+                                todo.extend(candidate.parent.glob("*.py"))
+    return seen
+
+
+def test_code_sources_cover_every_module_a_compare_run_executes():
+    package = Path(C.__file__).resolve().parent
+    imported = {p.relative_to(package).as_posix() for p in _package_imports(package / "compare.py", package)}
+    covered = {f for f in imported if any(f == s or f.startswith(s + "/") for s in C.CODE_SOURCES)}
+    # Where the files, the devices and the progress bars come from does not change a run's numbers.
+    assert imported - covered <= {"__init__.py", "config.py", "device.py", "progress.py"}, imported - covered
+    assert {"models/heads.py", "weighting/mgda.py", "features.py", "metrics.py"} <= covered
