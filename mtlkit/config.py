@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 SAMPLE_RATE = 16_000
@@ -39,7 +40,23 @@ def cache_dir() -> Path:
 def check_choice(kind: str, value, choices) -> None:
     """Raise ValueError naming ``value`` and the valid ``choices`` when ``value`` is not one of them."""
     if value not in choices:
-        raise ValueError(f"unknown {kind} {value!r}; valid {kind}s: {', '.join(map(str, choices))}")
+        raise ValueError(f"unknown {kind} {value!r}; valid {plural(kind)}: {', '.join(map(str, choices))}")
+
+
+def plural(noun: str) -> str:
+    """The plural of a noun phrase: 'task family' -> 'task families', 'task in label_fraction' -> 'tasks in ...'."""
+    match = re.search(r" (in|with|to|of) | \(", noun)
+    if match:                                  # the head noun comes before a preposition or a parenthesis
+        return plural(noun[:match.start()]) + noun[match.start():]
+    head, _, last = noun.rpartition(" ")
+    irregular = {"corpus": "corpora"}
+    if last in irregular:
+        last = irregular[last]
+    elif last.endswith("y") and last[-2:-1] not in "aeiou":
+        last = last[:-1] + "ies"
+    elif not last.endswith("s"):
+        last += "s"
+    return f"{head} {last}" if head else last
 
 
 def device_report() -> str:

@@ -230,3 +230,16 @@ def test_meta_preset_sizes_in_full_and_fast_mode(monkeypatch):
     assert corpus_config("meta", speakers=10).speakers == 10
     easy = corpus_config("easy")
     assert (easy.speakers, easy.utterances_per_speaker, easy.held_out_speakers) == (12, 30, 3)
+
+
+def test_a_bad_choice_names_the_value_and_the_choices_in_plain_english():
+    from mtlkit.config import check_choice
+
+    cases = {"task family": "valid task families: a, b", "splits": "valid splits: a, b", "corpus": "valid corpora: a, b",
+             "sharing": "valid sharings: a, b", "task in label_fraction": "valid tasks in label_fraction: a, b",
+             "task (this model has one tower per task)": "valid tasks (this model has one tower per task): a, b"}
+    for kind, expected in cases.items():
+        with pytest.raises(ValueError) as error:
+            check_choice(kind, "zz", ("a", "b"))
+        assert str(error.value) == f"unknown {kind} 'zz'; {expected}"
+    check_choice("sharing", "a", ("a", "b"))                                 # a valid value passes silently

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from mtlkit.data import load_corpus
+from mtlkit.data.real import crema_d, voxceleb1
 from mtlkit.data.real import downloads as D
 from mtlkit.data.real import fake_tree, load_fsdd
 
@@ -64,7 +65,7 @@ def archives(clean_corpus, tmp_path_factory):
     with zipfile.ZipFile(buf, "w") as z:
         for p in sorted(fsdd.rglob("*")):
             if p.is_file():
-                z.write(p, f"free-spoken-digit-dataset-master/{p.relative_to(fsdd)}")
+                z.write(p, f"free-spoken-digit-dataset-1.0.10/{p.relative_to(fsdd)}")
     zipped = buf.getvalue()
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as t:
@@ -85,8 +86,8 @@ def _leftovers(folder):
 def test_zip_download_checks_extracts_and_loads(server, archives, tmp_path, capsys):
     (tmp_path / "mine.txt").write_text("precious")
     folder = D.download("fsdd", tmp_path, url=f"{server}/fsdd.zip", checksum=_sha(archives["zip"]))
-    assert folder == tmp_path / "free-spoken-digit-dataset" and (folder / "recordings").is_dir()
-    assert (tmp_path / "free-spoken-digit-dataset-master.zip").read_bytes() == archives["zip"]    # kept
+    assert folder == tmp_path / "free-spoken-digit-dataset-1.0.10" and (folder / "recordings").is_dir()
+    assert (tmp_path / "free-spoken-digit-dataset-1.0.10.zip").read_bytes() == archives["zip"]    # kept
     assert _leftovers(tmp_path) == [] and (tmp_path / "mine.txt").read_text() == "precious"
     assert load_corpus(tmp_path).info["name"] == "fsdd"                  # detected one folder down
     assert "100%" in capsys.readouterr().err                             # the progress bar ran to the end
@@ -107,11 +108,11 @@ def test_tar_gz_without_a_top_folder_lands_in_its_own_folder(server, archives, t
 def test_an_interrupted_download_resumes_from_its_part_file(server, archives, tmp_path, honour_range, monkeypatch):
     monkeypatch.setattr(_Handler, "honour_range", honour_range)
     cut = len(archives["zip"]) * 2 // 5
-    (tmp_path / "free-spoken-digit-dataset-master.zip.part").write_bytes(archives["zip"][:cut])
+    (tmp_path / "free-spoken-digit-dataset-1.0.10.zip.part").write_bytes(archives["zip"][:cut])
     _Handler.requests.clear()
     folder = D.download("fsdd", tmp_path, url=f"{server}/fsdd.zip", checksum=_sha(archives["zip"]), progress=False)
     assert _Handler.requests == [("/fsdd.zip", f"bytes={cut}-")]
-    assert (tmp_path / "free-spoken-digit-dataset-master.zip").read_bytes() == archives["zip"]
+    assert (tmp_path / "free-spoken-digit-dataset-1.0.10.zip").read_bytes() == archives["zip"]
     assert (folder / "recordings").is_dir() and _leftovers(tmp_path) == []
 
 
@@ -119,13 +120,13 @@ def test_a_checksum_mismatch_extracts_nothing_and_keeps_the_download_aside(serve
     (tmp_path / "mine.txt").write_text("precious")
     with pytest.raises(ValueError, match="checksum mismatch for .*fsdd.zip: expected sha256 0+, got .*moved aside"):
         D.download("fsdd", tmp_path, url=f"{server}/fsdd.zip", checksum="sha256:" + "0" * 64, progress=False)
-    assert (tmp_path / "free-spoken-digit-dataset-master.zip.bad").read_bytes() == archives["zip"]
-    assert not (tmp_path / "free-spoken-digit-dataset").exists() and _leftovers(tmp_path) == []
+    assert (tmp_path / "free-spoken-digit-dataset-1.0.10.zip.bad").read_bytes() == archives["zip"]
+    assert not (tmp_path / "free-spoken-digit-dataset-1.0.10").exists() and _leftovers(tmp_path) == []
     assert (tmp_path / "mine.txt").read_text() == "precious"
-    (tmp_path / "free-spoken-digit-dataset-master.zip").write_bytes(b"my own file")     # put there by hand
+    (tmp_path / "free-spoken-digit-dataset-1.0.10.zip").write_bytes(b"my own file")     # put there by hand
     with pytest.raises(ValueError, match="checksum mismatch.*kept as"):
         D.download("fsdd", tmp_path, url=f"{server}/fsdd.zip", checksum=_sha(archives["zip"]), progress=False)
-    assert (tmp_path / "free-spoken-digit-dataset-master.zip").read_bytes() == b"my own file"
+    assert (tmp_path / "free-spoken-digit-dataset-1.0.10.zip").read_bytes() == b"my own file"
 
 
 def test_no_server_is_a_clear_error_naming_the_url(tmp_path):
@@ -135,16 +136,16 @@ def test_no_server_is_a_clear_error_naming_the_url(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}/fsdd.zip"
-    with pytest.raises(ConnectionError, match=f"cannot download {url}: .*by hand and save it as .*master.zip"):
+    with pytest.raises(ConnectionError, match=f"cannot download {url}: .*by hand and save it as .*1.0.10.zip"):
         D.download("fsdd", tmp_path, url=url, checksum=None, progress=False, timeout=5)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 def test_a_broken_archive_leaves_no_half_folder(server, tmp_path):
     junk = _Handler.files["/junk.zip"]
-    with pytest.raises(ValueError, match="cannot extract .*master.zip.*nothing was extracted"):
+    with pytest.raises(ValueError, match="cannot extract .*1.0.10.zip.*nothing was extracted"):
         D.download("fsdd", tmp_path, url=f"{server}/junk.zip", checksum=_sha(junk), progress=False)
-    assert not (tmp_path / "free-spoken-digit-dataset").exists() and _leftovers(tmp_path) == []
+    assert not (tmp_path / "free-spoken-digit-dataset-1.0.10").exists() and _leftovers(tmp_path) == []
     evil = tmp_path / "evil.zip"
     with zipfile.ZipFile(evil, "w") as z:
         z.writestr("top/ok.txt", "fine")
@@ -156,14 +157,14 @@ def test_a_broken_archive_leaves_no_half_folder(server, tmp_path):
 
 
 def test_loader_download_true_and_the_corpora_that_cannot_be(server, archives, tmp_path, monkeypatch):
-    source = D.Source(f"{server}/fsdd.zip", "free-spoken-digit-dataset-master.zip", _sha(archives["zip"]),
-                      "free-spoken-digit-dataset", "1 MB")
+    source = D.Source(f"{server}/fsdd.zip", "free-spoken-digit-dataset-1.0.10.zip", _sha(archives["zip"]),
+                      "free-spoken-digit-dataset-1.0.10", "1 MB")
     monkeypatch.setitem(D.SOURCES, "fsdd", source)
     corpus = load_fsdd(tmp_path / "data", download=True)
-    assert corpus.root == tmp_path / "data" / "free-spoken-digit-dataset" and "keyword" in corpus.tasks()
-    with pytest.raises(ValueError, match="crema_d cannot be downloaded by the kit: CREMA-D is stored with git-lfs"):
+    assert corpus.root == tmp_path / "data" / "free-spoken-digit-dataset-1.0.10" and "keyword" in corpus.tasks()
+    with pytest.raises(ValueError, match="crema_d cannot be downloaded by the kit: CREMA-D has no single archive"):
         D.download("crema_d", tmp_path)
-    with pytest.raises(ValueError, match="unknown corpus to download 'timit'; valid corpus to downloads: ravdess"):
+    with pytest.raises(ValueError, match="unknown corpus 'timit'; valid corpora: ravdess"):
         D.download("timit", tmp_path)
 
 
@@ -174,3 +175,52 @@ def test_published_sources_have_checksums_or_say_why_not():
             kind, _, digest = source.checksum.partition(":")
             assert len(digest) == {"md5": 32, "sha256": 64}[kind], name
     assert {n for n, s in D.SOURCES.items() if s.checksum is None} == {"fsdd", "audiomnist"}
+    assert "/refs/tags/v1.0.10" in D.SOURCES["fsdd"].url and len(D.SOURCES["fsdd"].content[1]) == 64   # pinned
+    assert D.NOT_DOWNLOADABLE["voxceleb1"] == voxceleb1.HOW_TO_GET and D.NOT_DOWNLOADABLE["crema_d"] == crema_d.HOW_TO_GET
+
+
+def test_listing_digest_is_what_sha256sum_prints(tmp_path):
+    import shutil
+    import subprocess
+
+    for name, data in (("b.wav", b"\x00\x01"), ("a.wav", b"abc"), ("B.wav", b""), ("a_10.wav", b"x" * 70000)):
+        (tmp_path / name).write_bytes(data)
+    by_hand = "".join(f"{hashlib.sha256(d).hexdigest()}  {n}\n" for n, d in
+                      sorted([("b.wav", b"\x00\x01"), ("a.wav", b"abc"), ("B.wav", b""), ("a_10.wav", b"x" * 70000)]))
+    assert D.listing_digest(tmp_path) == hashlib.sha256(by_hand.encode()).hexdigest()
+    if shutil.which("sha256sum") and shutil.which("sh"):
+        shell = subprocess.run(["sh", "-c", "LC_ALL=C sha256sum $(LC_ALL=C ls) | LC_ALL=C sha256sum"], cwd=tmp_path,
+                               capture_output=True, text=True, check=True).stdout.split()[0]
+        assert D.listing_digest(tmp_path) == shell
+
+
+def test_an_archive_checked_by_its_content(server, archives, tmp_path, monkeypatch):
+    """FSDD's pinned tag has no archive checksum: its recordings/ listing is checked before the folder appears."""
+    import dataclasses
+
+    unpacked = tmp_path / "unpacked"
+    with zipfile.ZipFile(io.BytesIO(archives["zip"])) as z:
+        z.extractall(unpacked)
+    digest = D.listing_digest(unpacked / "free-spoken-digit-dataset-1.0.10" / "recordings")
+    good = dataclasses.replace(D.SOURCES["fsdd"], url=f"{server}/fsdd.zip", content=("recordings", digest))
+    monkeypatch.setitem(D.SOURCES, "fsdd", good)
+    folder = D.download("fsdd", tmp_path / "ok", progress=False)
+    assert (folder / "recordings").is_dir() and folder.name == "free-spoken-digit-dataset-1.0.10"
+    monkeypatch.setitem(D.SOURCES, "fsdd", dataclasses.replace(good, content=("recordings", "0" * 64)))
+    with pytest.raises(ValueError, match=f"recordings/ gives {digest}, expected 0+ .*moved aside.*nothing was "
+                                         "extracted"):
+        D.download("fsdd", tmp_path / "bad", progress=False)
+    assert sorted(p.name for p in (tmp_path / "bad").iterdir()) == ["free-spoken-digit-dataset-1.0.10.zip.bad"]
+
+
+def test_the_readme_quotes_the_sizes_the_code_prints():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    rows = {line.split("|")[1].strip(): line for line in readme.splitlines() if line.startswith("| ")}
+    for name, row in (("ravdess", "RAVDESS (speech)"), ("speech_commands", "Speech Commands v0.02"),
+                      ("librispeech-dev-clean", "LibriSpeech"), ("fsdd", "FSDD"), ("audiomnist", "AudioMNIST")):
+        assert D.SOURCES[name].size in rows[row], (name, D.SOURCES[name].size)
+    for name, row in (("crema_d", "CREMA-D"), ("voxceleb1", "VoxCeleb1")):
+        assert "by hand" in rows[row] and name in D.NOT_DOWNLOADABLE
+    assert "vox1_test_wav.zip" in rows["VoxCeleb1"] and "git lfs pull --include" in rows["CREMA-D"]

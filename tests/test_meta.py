@@ -47,7 +47,7 @@ def test_bad_episode_settings_name_the_numbers(meta_corpus):
             "test", np.random.default_rng(0))
     with pytest.raises(ValueError, match="9-way speaker identification needs 9 test speakers.*has 5"):
         EpisodeSampler(meta_corpus, "speaker_id", n_way=9, k_shot=1).sample("test", np.random.default_rng(0))
-    with pytest.raises(ValueError, match="unknown task family 'speakers'; valid task familys: speaker_id"):
+    with pytest.raises(ValueError, match="unknown task family 'speakers'; valid task families: speaker_id"):
         EpisodeSampler(meta_corpus, "speakers")
     with pytest.raises(ValueError, match="n_way >= 2"):
         EpisodeSampler(meta_corpus, n_way=1)

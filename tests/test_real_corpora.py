@@ -137,7 +137,7 @@ def test_each_corpus_maps_its_own_labels(loaded):
 def test_speech_commands_can_split_by_speaker_instead(trees):
     corpus = load_speech_commands(trees["speech_commands"][0], splits="speakers", words=["yes", "no", "up"])
     assert "heldout" in corpus.counts("split") and set(corpus.classes("keyword")) <= {"yes", "no", "up"}
-    with pytest.raises(ValueError, match="unknown splits 'random'; valid splitss: official, speakers"):
+    with pytest.raises(ValueError, match="unknown splits 'random'; valid splits: official, speakers"):
         load_speech_commands(trees["speech_commands"][0], splits="random")
 
 
@@ -197,9 +197,11 @@ def test_a_half_extracted_tree_is_named(trees, tmp_path):
 def test_crema_d_and_voxceleb1_say_how_to_get_them(tmp_path):
     from mtlkit.data.real import load_crema_d, load_voxceleb1
 
-    with pytest.raises(FileNotFoundError, match="git lfs"):
+    with pytest.raises(FileNotFoundError, match="GIT_LFS_SKIP_SMUDGE=1 git clone https://gitlab.com/cs-cooper-lab/"
+                                                "crema-d-mirror.git && cd crema-d-mirror && git lfs pull --include "
+                                                "\"AudioWAV/\\*\""):
         load_crema_d(tmp_path / "crema", download=True)
-    with pytest.raises(FileNotFoundError, match="request form"):
+    with pytest.raises(FileNotFoundError, match="both vox1_dev_wav.zip .* and vox1_test_wav.zip .* same wav/"):
         load_voxceleb1(tmp_path / "vox", download=True)
     assert not (tmp_path / "crema").exists() and not (tmp_path / "vox").exists()
 
@@ -208,7 +210,7 @@ def test_the_command_line_limits_a_real_corpus_and_explains_downloads(trees, tmp
     assert main(["corpus", "info", str(trees["ravdess"][0]), "--max-per-speaker", "3"]) == 0
     assert "utterances: 24   speakers: 8" in capsys.readouterr().out
     assert main(["corpus", "download", "crema_d", "--out", str(tmp_path)]) == 2
-    assert "crema_d cannot be downloaded by the kit: CREMA-D is stored with git-lfs" in capsys.readouterr().err
+    assert "crema_d cannot be downloaded by the kit: CREMA-D has no single archive" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["corpus", "download", "timit", "--out", str(tmp_path)])
     assert "invalid choice: 'timit'" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
@@ -238,3 +240,88 @@ def test_mtlkit_compare_runs_on_a_real_layout_and_names_missing_tasks(trees, tmp
     args[4] = "4"                                     # 4 per speaker: round(0.7 * 4) train, 1 val, none left to test
     assert main(args + ["--tasks", "vad,emotion"]) == 2
     assert "the test split of this corpus is empty (utterances per split: {'heldout'" in capsys.readouterr().err
+
+
+def test_voxceleb1_names_the_files_iden_split_lists_but_the_disk_lacks(trees, tmp_path):
+    """Only vox1_dev_wav.zip extracted: the test archive's speakers are missing, and the loader says so."""
+    import shutil
+
+    from mtlkit.data.real import load_voxceleb1
+
+    root, written = trees["voxceleb1"]
+    root = _copy(root, tmp_path)
+    gone = sorted((root / "wav").iterdir())[-1]                    # as if this speaker were in vox1_test_wav.zip
+    lost = sum(1 for f in written if f.startswith(f"wav/{gone.name}/"))
+    shutil.rmtree(gone)
+    with pytest.raises(FileNotFoundError, match=f"iden_split.txt lists {lost} file\\(s\\) of 1 speaker\\(s\\) not on "
+                                                f"disk \\({gone.name}\\).*vox1_test_wav.zip.*splits='speakers'"):
+        load_voxceleb1(root)
+    corpus = load_voxceleb1(root, splits="speakers")               # what is on disk, split by the kit
+    assert len(corpus) == len(written) - lost and gone.name not in corpus.speaker_ids()
+
+
+def test_librispeech_speakers_txt_keeps_a_name_that_holds_pipes(trees, tmp_path):
+    from mtlkit.data.real import librispeech
+
+    root = _copy(trees["librispeech"][0], tmp_path)
+    table = root / "LibriSpeech" / "SPEAKERS.TXT"
+    table.write_text(table.read_text() + "60   | M | train-clean-100  | 20.18 | |CBW|Simon\n"
+                                         "61   | M | test-clean       | 25.20 | Paul-Gabriel Wiener\n")
+    people = librispeech._speakers_table(root / "LibriSpeech" / "dev-clean")
+    assert people["60"] == dict(sex="male", subset="train-clean-100", name="|CBW|Simon")   # the published name
+    assert people["61"]["name"] == "Paul-Gabriel Wiener"
+
+
+def test_librispeech_loads_from_the_folder_download_creates(trees, tmp_path):
+    import shutil
+
+    root = tmp_path / "data" / "LibriSpeech-dev-clean"              # what download('librispeech-dev-clean') makes
+    shutil.copytree(trees["librispeech"][0] / "LibriSpeech", root)
+    corpus = load_corpus(tmp_path / "data" / "LibriSpeech-dev-clean")
+    assert corpus.info["name"] == "librispeech" and len(corpus) == len(trees["librispeech"][1])
+    assert corpus.speakers and all("sex" in s for s in corpus.speakers.values())   # SPEAKERS.TXT found beside
+
+
+def test_fsdd_official_split_is_recordings_0_to_4_for_test(tmp_path):
+    """FSDD's README: recordings 0-4 of each digit and speaker are the test set, 5-49 training."""
+    from mtlkit.data.real import common, load_fsdd
+
+    wave = (0.1 * np.sin(np.arange(1600) * 0.3)).astype(np.float32)
+    for speaker in ("george", "theo"):
+        for digit in (3, 7):
+            for index in range(50):
+                common.write_audio(tmp_path / "recordings" / f"{digit}_{speaker}_{index}.wav", wave, 8000)
+    official = load_fsdd(tmp_path, splits="official")
+    assert official.counts("split") == {"train": 160, "val": 20, "test": 20}        # 2 x 2 x (40, 5, 5)
+    tests = sorted(int(u.path.rsplit("_", 1)[1][:-4]) for u in official if u.split == "test")
+    assert set(tests) == {0, 1, 2, 3, 4} and set(official.split("test").speaker_ids()) == {"george", "theo"}
+    assert {int(u.path.rsplit("_", 1)[1][:-4]) for u in official if u.split == "val"} == {5, 6, 7, 8, 9}
+    default = load_fsdd(tmp_path)                                                  # the kit's split, as before
+    assert {int(u.path.rsplit("_", 1)[1][:-4]) for u in default if u.split == "test"} - set(range(5))
+    with pytest.raises(ValueError, match="unknown splits 'offical'; valid splits: official, speakers"):
+        load_fsdd(tmp_path, splits="offical")
+
+
+def test_audiomnist_official_folds_are_the_authors_speaker_disjoint_digit_folds(tmp_path):
+    """audiomnist/train/splits.py: fold 0 tests on speakers 26, 52, 60, ... and validates on 12, 47, 59, ..."""
+    from mtlkit.data.real import audiomnist, common, load_audiomnist
+
+    wave = (0.1 * np.sin(np.arange(4800) * 0.05)).astype(np.float32)
+    for n in range(1, 61):
+        common.write_audio(tmp_path / "data" / f"{n:02d}" / f"{n % 10}_{n:02d}_0.wav", wave, 48000)
+    tests = []
+    for fold in range(5):
+        corpus = load_audiomnist(tmp_path, splits="official", fold=fold)
+        by_split = {s: {int(x) for x in corpus.split(s).speaker_ids()} for s in ("train", "val", "test")}
+        assert [len(by_split[s]) for s in ("train", "val", "test")] == [36, 12, 12]
+        assert not (by_split["train"] & by_split["test"]) and not (by_split["val"] & by_split["test"])
+        tests.append(by_split["test"])
+        if fold == 0:                                              # the authors' lists, copied by hand
+            assert by_split["test"] == {26, 52, 60, 18, 32, 42, 5, 13, 22, 33, 45, 51}
+            assert by_split["val"] == {12, 47, 59, 15, 27, 41, 4, 11, 21, 31, 44, 50}
+        if fold == 1:
+            assert by_split["test"] == {28, 56, 7, 19, 35, 1, 6, 16, 23, 34, 46, 53}
+    assert sorted(x for t in tests for x in t) == list(range(1, 61))   # every speaker is tested exactly once
+    assert sorted(x for g in audiomnist.FOLD_GROUPS for x in g) == list(range(1, 61))
+    with pytest.raises(ValueError, match="unknown fold 5; valid folds: 0, 1, 2, 3, 4"):
+        load_audiomnist(tmp_path, splits="official", fold=5)

@@ -8,7 +8,8 @@ Emotion codes: ANG angry, DIS disgust, FEA fearful, HAP happy, NEU neutral, SAD 
 kit's emotion names; disgust is kept as its own label, or dropped with ``emotions=EMOTIONS``).
 Tasks: speaker, emotion, vad (derived from energy). Speakers: age, sex, race, ethnicity.
 Licence: Open Database License (ODbL 1.0); its contents under the Database Contents License (DbCL 1.0).
-No single-file download: the audio is in git-lfs, see https://github.com/CheyneyComputerScience/CREMA-D
+No single-file download: the audio is in git-lfs; :data:`HOW_TO_GET` fetches only the wav files (606 MB).
+https://github.com/CheyneyComputerScience/CREMA-D
 """
 from __future__ import annotations
 
@@ -25,9 +26,12 @@ PATTERN = "AudioWAV/<actor>_<sentence>_<emotion>_<level>.wav"
 TASKS = ("vad", "speaker", "emotion")
 LICENCE = "ODbL 1.0 (contents DbCL 1.0)"
 URL = "https://github.com/CheyneyComputerScience/CREMA-D"
-HOW_TO_GET = ("CREMA-D has no single archive to download (its audio is stored with git-lfs): run "
-              "'git lfs install && git clone https://github.com/CheyneyComputerScience/CREMA-D' "
-              "(about 600 MB of AudioWAV) and point the kit at the clone")
+HOW_TO_GET = ("CREMA-D has no single archive: its audio is stored with git-lfs, and a full clone fetches about 7.5 GB "
+              "(video and mp3 too). Fetch only AudioWAV/ (606 MB) from the mirror its README names first: "
+              "'GIT_LFS_SKIP_SMUDGE=1 git clone https://gitlab.com/cs-cooper-lab/crema-d-mirror.git && "
+              "cd crema-d-mirror && git lfs pull --include \"AudioWAV/*\"' (the same commands work on "
+              "https://github.com/CheyneyComputerScience/CREMA-D, whose LFS budget has run out before), "
+              "then point the kit at the clone")
 LABEL_MAP = {"ANG": "angry", "DIS": "disgust", "FEA": "fearful", "HAP": "happy", "NEU": "neutral", "SAD": "sad"}
 """Emotion code in the file name -> emotion label."""
 FILE = re.compile(r"(\d{4})_([A-Z]{3})_(ANG|DIS|FEA|HAP|NEU|SAD)_(LO|MD|HI|XX|X)\.wav")

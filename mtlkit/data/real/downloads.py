@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...config import check_choice
+from . import crema_d, voxceleb1
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class Source:
     folder: str
     size: str
     checksum_source: str = ""
+    content: tuple[str, str] | None = None
+    """(subfolder, sha256 of its listing): checked after extraction when the archive itself has no checksum."""
 
 
 _OPENSLR = "https://www.openslr.org/resources/12/"
@@ -47,30 +50,29 @@ _LIBRI_SIZE = {"dev-clean": "337 MB", "dev-other": "314 MB", "test-clean": "346 
                "train-clean-100": "6.3 GB"}
 
 SOURCES = {
-    "ravdess": Source("https://zenodo.org/record/1188976/files/Audio_Speech_Actors_01-24.zip",
+    "ravdess": Source("https://zenodo.org/records/1188976/files/Audio_Speech_Actors_01-24.zip?download=1",
                       "Audio_Speech_Actors_01-24.zip", "md5:bc696df654c87fed845eb13823edef8a",
                       "Audio_Speech_Actors_01-24", "208 MB", "the md5 Zenodo lists for the file"),
     "speech_commands": Source("https://storage.googleapis.com/download.tensorflow.org/data/"
                               "speech_commands_v0.02.tar.gz",
                               "speech_commands_v0.02.tar.gz",
                               "sha256:af14739ee7dc311471de98f5f9d2c9191b18aedfe957f4a6ff791c709868ff58",
-                              "speech_commands_v0.02", "2.3 GB", "torchaudio.datasets.speechcommands"),
+                              "speech_commands_v0.02", "2.4 GB", "torchaudio.datasets.speechcommands"),
     **{f"librispeech-{s}": Source(f"{_OPENSLR}{s}.tar.gz", f"{s}.tar.gz", f"sha256:{h}", f"LibriSpeech-{s}",
                                   _LIBRI_SIZE[s], "torchaudio.datasets.librispeech")
        for s, h in _LIBRI_SHA256.items()},
-    # GitHub branch archives: no published checksum (GitHub does not promise byte-stable archives either);
-    # the sha256 of what was downloaded is printed instead.
-    "fsdd": Source("https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/heads/master.zip",
-                   "free-spoken-digit-dataset-master.zip", None, "free-spoken-digit-dataset", "17 MB"),
+    # GitHub archives have no published checksum, and GitHub does not promise byte-stable archives: FSDD's
+    # release tag is checked by its content instead (the listing digest of recordings/, see listing_digest).
+    "fsdd": Source("https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/v1.0.10.zip",
+                   "free-spoken-digit-dataset-1.0.10.zip", None, "free-spoken-digit-dataset-1.0.10",
+                   "16 MB", "computed from the repository's tag v1.0.10",
+                   content=("recordings", "1801eae019c063377d98f831d3f93574f259475df7332bb0e3d1b080fb5e6959")),
     "audiomnist": Source("https://github.com/soerenab/AudioMNIST/archive/refs/heads/master.zip",
                          "AudioMNIST-master.zip", None, "AudioMNIST", "1 GB"),
 }
 """Corpus name -> Source, for the corpora with a stable public URL."""
-NOT_DOWNLOADABLE = {
-    "crema_d": "CREMA-D is stored with git-lfs: 'git lfs install && git clone "
-               "https://github.com/CheyneyComputerScience/CREMA-D', then point the kit at the clone",
-    "voxceleb1": "VoxCeleb1 needs a request form: https://www.robots.ox.ac.uk/~vgg/data/voxceleb/vox1.html",
-}
+NOT_DOWNLOADABLE = {"crema_d": crema_d.HOW_TO_GET, "voxceleb1": voxceleb1.HOW_TO_GET}
+"""Corpus name -> how to get it by hand (the loaders' own advice)."""
 
 
 def _digest(path: Path, kind: str) -> str:
@@ -79,6 +81,16 @@ def _digest(path: Path, kind: str) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def listing_digest(folder: Path) -> str:
+    """sha256 of the listing ``sha256sum`` prints for the files of ``folder`` (sorted by name, bytewise).
+
+    The same as ``cd folder && LC_ALL=C sha256sum $(LC_ALL=C ls) | sha256sum`` in a shell.
+    """
+    lines = "".join(f"{_digest(f, 'sha256')}  {f.name}\n"
+                    for f in sorted((p for p in Path(folder).iterdir() if p.is_file()), key=lambda p: p.name.encode()))
+    return hashlib.sha256(lines.encode()).hexdigest()
 
 
 def _bar(total, initial, label, progress):
@@ -162,11 +174,12 @@ def _safe(name: str, archive: Path) -> None:
         raise ValueError(f"{archive} holds an unsafe path {name!r}; refusing to extract it")
 
 
-def extract(archive: Path, target: Path) -> Path:
+def extract(archive: Path, target: Path, check=None) -> Path:
     """Extract ``archive`` (zip, tar, tar.gz) into the new folder ``target`` atomically.
 
     The archive is unpacked into a hidden temporary folder beside ``target``; a single top-level folder
-    inside it becomes ``target``. On any error the temporary folder is removed and ``target`` is not created.
+    inside it becomes ``target``. ``check(folder)``, if given, may raise to refuse the content before that.
+    On any error the temporary folder is removed and ``target`` is not created.
     """
     if target.exists() and any(target.iterdir()):
         raise FileExistsError(f"{target} exists and is not empty; nothing was extracted")
@@ -192,6 +205,8 @@ def extract(archive: Path, target: Path) -> Path:
             raise ValueError(f"{archive}: unknown archive type; expected .zip, .tar, .tar.gz or .tgz")
         entries = [p for p in tmp.iterdir() if p.name not in ("__MACOSX",)]
         content = entries[0] if len(entries) == 1 and entries[0].is_dir() else tmp
+        if check is not None:
+            check(content)
         if target.exists():
             target.rmdir()                         # an empty folder: nothing of yours is lost
         os.rename(content, target)
@@ -216,7 +231,7 @@ def download(name: str, out, url: str | None = None, checksum: str | None = None
     """
     if name in NOT_DOWNLOADABLE:
         raise ValueError(f"{name} cannot be downloaded by the kit: {NOT_DOWNLOADABLE[name]}")
-    check_choice("corpus to download", name, tuple(SOURCES))
+    check_choice("corpus", name, tuple(SOURCES))
     source = SOURCES[name]
     if url is not None:
         source = Source(url, source.archive, checksum, source.folder, "?")
@@ -233,6 +248,23 @@ def download(name: str, out, url: str | None = None, checksum: str | None = None
             print(f"downloading {name} ({source.size}) from {source.url}", flush=True)
         fetch(source.url, archive, progress, timeout)
         sha256 = verify(archive, source.checksum, source.url)
-        if source.checksum is None and progress:
+        if source.checksum is None and source.content is None and progress:
             print(f"{name} has no published checksum; sha256 of this download: {sha256}")
-    return extract(archive, target)
+    return extract(archive, target, _content_check(source, archive))
+
+
+def _content_check(source: Source, archive: Path):
+    """The check of an extracted folder against ``source.content`` (None without one)."""
+    if source.content is None:
+        return None
+    sub, expected = source.content
+
+    def check(folder: Path) -> None:
+        got = listing_digest(folder / sub) if (folder / sub).is_dir() else f"no {sub}/ folder"
+        if got != expected:
+            bad = archive.with_name(archive.name + ".bad")
+            os.replace(archive, bad)
+            raise ValueError(f"the content of {source.url} is not what it should be: {sub}/ gives {got}, expected "
+                             f"{expected} ({source.checksum_source}); the archive was moved aside to {bad} "
+                             f"(delete it to download again); nothing was extracted")
+    return check

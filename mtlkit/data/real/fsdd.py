@@ -3,7 +3,12 @@
 Layout (the GitHub repository Jakobovski/free-spoken-digit-dataset): ``recordings/<digit>_<speaker>_<idx>.wav``
 (e.g. ``7_jackson_32.wav``; speakers george, jackson, lucas, nicolas, theo, yweweler, ...).
 Labels: keyword = the digit as a word ('zero' .. 'nine', the kit's keyword names); speaker = the name.
+Splits: ``splits='speakers'`` (the default) holds out speakers, as for every corpus without published splits;
+``splits='official'`` is FSDD's own split (its README): recordings 0-4 of each digit and speaker are the test set,
+5-49 training; FSDD has no validation set, so the kit takes recordings 5-9 for it. Every speaker is in every split.
 Tasks: keyword, speaker, vad (derived from energy). Licence: CC BY-SA 4.0.
+Downloaded from the release tag v1.0.10 (the recordings at master are the same), checked after extraction
+against the git tree id of its ``recordings/`` folder.
 https://github.com/Jakobovski/free-spoken-digit-dataset
 """
 from __future__ import annotations
@@ -12,6 +17,7 @@ import re
 import sys
 from pathlib import Path
 
+from ...config import check_choice
 from . import common
 
 NAME = "fsdd"
@@ -25,6 +31,13 @@ LABEL_MAP = {str(d): w for d, w in enumerate(DIGITS)}
 """Digit in the file name -> keyword."""
 FILE = re.compile(r"(\d)_([A-Za-z]+)_(\d+)\.wav")
 NAMES = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
+OFFICIAL_TEST, OFFICIAL_VAL = range(0, 5), range(5, 10)
+"""Recording indices of FSDD's official test set (its README), and the ones the kit takes for validation."""
+
+
+def official_split(index: int) -> str:
+    """The split of recording ``index`` under FSDD's official split: 0-4 test, 5-9 val (the kit's), 10-49 train."""
+    return "test" if index in OFFICIAL_TEST else "val" if index in OFFICIAL_VAL else "train"
 
 
 def detect(root: Path) -> bool:
@@ -34,22 +47,25 @@ def detect(root: Path) -> bool:
 
 
 def load_fsdd(root, speakers=None, max_per_speaker=None, max_utterances=None, seed: int = 0,
-              held_out: float | int = 0.2, download: bool = False):
+              splits: str = "speakers", held_out: float | int = 0.2, download: bool = False):
     """Read FSDD as a Corpus (keyword = digit word, speaker, derived vad), resampled to 16 kHz.
 
+    ``splits``: 'speakers' (held-out speakers) or 'official' (recordings 0-4 test, see the module docstring).
     Introduced in notebooks/09_bring_your_own_data.ipynb.
     """
+    check_choice("splits", splits, ("official", "speakers"))
     root = common.fetched_root(root, sys.modules[__name__], download)
     folder = root / "recordings"
     if not folder.is_dir():
         raise FileNotFoundError(f"no recordings folder in {root}; FSDD expects {PATTERN}")
     records = []
     for f in common.not_empty(folder, common.audio_files(folder), PATTERN):
-        digit, spk, _ = common.match(FILE, f, PATTERN).groups()
-        records.append(dict(file=f, speaker=spk, words=(LABEL_MAP[digit],)))
+        digit, spk, index = common.match(FILE, f, PATTERN).groups()
+        split = official_split(int(index)) if splits == "official" else ""
+        records.append(dict(file=f, speaker=spk, words=(LABEL_MAP[digit],), split=split))
     records = common.limit(records, speakers, max_per_speaker, max_utterances, seed)
     options = dict(speakers=speakers, max_per_speaker=max_per_speaker, max_utterances=max_utterances, seed=seed,
-                   held_out=held_out)
+                   splits=splits, held_out=held_out)
     return common.build(records, root, sys.modules[__name__], {}, held_out, seed, options)
 
 

@@ -41,7 +41,7 @@ def _speakers_table(root: Path) -> dict:
         if path.is_file():
             out = {}
             for line in path.read_text(errors="replace").splitlines():
-                parts = [p.strip() for p in line.split("|")]
+                parts = [p.strip() for p in line.split("|", 4)]      # a NAME may hold '|' (reader 60)
                 if line.startswith(";") or len(parts) < 5:
                     continue
                 out[parts[0]] = dict(sex=dict(F="female", M="male").get(parts[1], parts[1]), subset=parts[2],

@@ -1,13 +1,16 @@
 """VoxCeleb1: 1251 celebrities in interview videos, 16 kHz wav (Nagrani et al. 2017).
 
-Layout (vox1_dev_wav / vox1_test_wav, extracted): ``wav/idXXXXX/<video>/<nnnnn>.wav`` with
+Layout (vox1_dev_wav.zip and vox1_test_wav.zip, both extracted into one folder so that they fill the same
+``wav/``): ``wav/idXXXXX/<video>/<nnnnn>.wav`` with
 ``iden_split.txt`` beside ``wav/`` (``<1|2|3> idXXXXX/<video>/<nnnnn>.wav`` a line: 1 train, 2 val, 3 test)
 and optionally ``vox1_meta.csv`` (tab-separated: VoxCeleb1 ID, VGGFace1 ID, Gender, Nationality, Set).
 Labels: speaker = idXXXXX; splits from iden_split.txt (``splits='official'``, the default, when the file is
-there; identification splits share speakers, as the kit's train/val/test do). Speakers: gender, nationality.
-Tasks: speaker, vad (derived from energy). Licence: CC BY-SA 4.0 on the Oxford VGG page (mirrors state
-CC BY 4.0); the copyright of the audio stays with the owners of the YouTube videos. Download needs a
-registration form: https://www.robots.ox.ac.uk/~vgg/data/voxceleb/vox1.html
+there; identification splits share speakers, as the kit's train/val/test do). iden_split.txt lists all 1,251
+speakers, 40 of them (id10270-id10309) only in the test archive: files it lists that are not on disk are an error
+that names them (``splits='speakers'`` reads what is there instead). Speakers: gender, nationality.
+Tasks: speaker, vad (derived from energy).
+Licence: the audio was released under CC BY 4.0, the copyright of the videos staying with their owners; the
+metadata is under CC BY-SA 4.0 (the VoxCeleb pages' current wording). Obtaining it: see :data:`HOW_TO_GET`.
 """
 from __future__ import annotations
 
@@ -22,11 +25,14 @@ NAME = "voxceleb1"
 TITLE = "VoxCeleb1"
 PATTERN = "wav/idXXXXX/<video>/<nnnnn>.wav"
 TASKS = ("vad", "speaker")
-LICENCE = "CC BY-SA 4.0 (video copyright: its owners)"
+LICENCE = "audio CC BY 4.0 (video copyright: its owners); metadata CC BY-SA 4.0"
 URL = "https://www.robots.ox.ac.uk/~vgg/data/voxceleb/vox1.html"
-HOW_TO_GET = ("VoxCeleb1 is downloaded after filling in the request form at "
-              "https://www.robots.ox.ac.uk/~vgg/data/voxceleb/vox1.html; extract vox1_dev_wav.zip and "
-              "put iden_split.txt beside its wav/ folder")
+HOW_TO_GET = ("VoxCeleb1 cannot be downloaded by the kit. Its home is "
+              "https://www.robots.ox.ac.uk/~vgg/data/voxceleb/vox1.html (it used to hand out the audio after a "
+              "request form; reports from 2025 say it now serves only the metadata, so check there first, then "
+              "copies whose terms you have read). You need both vox1_dev_wav.zip (about 32 GB, often in four parts "
+              "to join) and vox1_test_wav.zip (about 1 GB), extracted into one folder so that both fill the same "
+              "wav/, and iden_split.txt beside wav/ (vox1_meta.csv too, for gender and nationality)")
 LABEL_MAP = {"1": "train", "2": "val", "3": "test"}
 """iden_split.txt set number -> split."""
 SPEAKER = re.compile(r"id\d{5}")
@@ -43,7 +49,8 @@ def load_voxceleb1(root, speakers=None, max_per_speaker=None, max_utterances=Non
                    splits: str = "official", held_out: float | int = 0.2, download: bool = False):
     """Read VoxCeleb1 as a Corpus (speaker, derived vad), splits from iden_split.txt when present.
 
-    ``download=True`` cannot fetch it (registration) and says how to get it.
+    With official splits every file iden_split.txt lists must be there (FileNotFoundError naming what is not).
+    ``download=True`` cannot fetch it and says how to get it.
     Introduced in notebooks/09_bring_your_own_data.ipynb.
     """
     check_choice("splits", splits, ("official", "speakers"))
@@ -71,6 +78,16 @@ def load_voxceleb1(root, speakers=None, max_per_speaker=None, max_utterances=Non
                 common.match(FILE, f, PATTERN)
                 rel = f"{spk.name}/{video.name}/{f.name}"
                 records.append(dict(file=f, speaker=spk.name, split=official.get(rel, "train" if official else "")))
+    if official:
+        on_disk = {r["file"].relative_to(root / "wav").as_posix() for r in records}
+        gone = sorted(rel for rel in official if rel not in on_disk)
+        if gone:
+            who = sorted({rel.split("/")[0] for rel in gone})
+            raise FileNotFoundError(
+                f"{root / 'iden_split.txt'} lists {len(gone)} file(s) of {len(who)} speaker(s) not on disk "
+                f"({', '.join(who[:5])}{' ...' if len(who) > 5 else ''}), e.g. {root / 'wav' / gone[0]}: "
+                f"id10270-id10309 are in vox1_test_wav.zip, which must be extracted into the same wav/ as "
+                f"vox1_dev_wav.zip; or pass splits='speakers' to read only what is on disk")
     records = common.limit(records, speakers, max_per_speaker, max_utterances, seed)
     people = {}
     if (root / "vox1_meta.csv").is_file():
