@@ -321,3 +321,18 @@ def test_meta_training_reports_its_progress(sampler, capsys):
     assert "fomaml meta-training" in capsys.readouterr().err
     method.meta_train(2, meta_batch=2)
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("family", ["speaker_adaptation", "speaker_id", "noise"])
+def test_max_shots_is_the_largest_k_that_sample_can_draw(meta_corpus, family):
+    from mtlkit.meta import EpisodeSampler
+
+    bound = EpisodeSampler(meta_corpus, family, n_way=3, k_shot=1, queries=2)
+    for split in ("train", "test"):
+        k = bound.max_shots(split)
+        assert k >= 1
+        EpisodeSampler(meta_corpus, family, n_way=3, k_shot=k, queries=2).sample(split, np.random.default_rng(0))
+        over = EpisodeSampler(meta_corpus, family, n_way=3, k_shot=k + 1, queries=2)
+        with pytest.raises(ValueError, match="k_shot \\+ queries"):
+            over.sample(split, np.random.default_rng(0))
+        assert over.max_shots(split) == k                          # the bound does not depend on the sampler's K

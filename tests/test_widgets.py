@@ -181,12 +181,22 @@ def test_task_embedding_panel_trains_both_methods_and_maps_the_task_space(meta_c
     panel.run_button.click()
     assert panel.last_error is None and len(panel.cache) == 2
     assert set(panel.result[0]["runs"]) == {"task_embedding", "scratch"}
+    speaker_id = c["k_shot"].max
+    c["family"].value = "accent"
+    c["k_shot"].value = c["k_shot"].max                       # the family's data is not known yet: 10
+    panel.run_button.click()
+    assert "more shots than the accent tasks of this corpus allow" in str(panel.last_error)
+    assert c["k_shot"].max < 10 and len(panel.cache) == 2     # bounded now; nothing was trained
+    c["family"].value = "speaker_id"
+    assert c["k_shot"].max == speaker_id
 
 
 def test_playground_mixes_multi_task_and_meta_runs_and_exports_them(clean_corpus, meta_corpus, tmp_path):
     import json
 
+    from mtlkit.meta import EpisodeSampler
     from mtlkit.widgets import PlaygroundPanel
+    from mtlkit.widgets.adaptation import SHOTS_UNTIL_KNOWN
 
     spy = Spy()
     panel = PlaygroundPanel(clean_corpus, meta_corpus, trainer=spy, meta_steps=5)
@@ -208,6 +218,18 @@ def test_playground_mixes_multi_task_and_meta_runs_and_exports_them(clean_corpus
     assert [r["kind"] for r in records] == ["multi-task", "meta-learning"]
     assert records[0]["chance"]["vad"] > 0.5 and records[1]["chance"] == {"speaker_adaptation accuracy": 0.2}
     assert "gated + dwa" in html(panel) and "protonet, 2-shot" in html(panel)
+    bound = EpisodeSampler(meta_corpus, "speaker_adaptation", n_way=5, k_shot=1, queries=2)
+    assert c["k_shot"].max == min(bound.max_shots("train"), bound.max_shots("test")) < SHOTS_UNTIL_KNOWN
+    c["family"].value = "noise"                               # not looked at yet: the slider opens up again
+    assert c["k_shot"].max == SHOTS_UNTIL_KNOWN
+    c["k_shot"].value = SHOTS_UNTIL_KNOWN
+    panel.run_button.click()                                  # more than the data allows: said before any training
+    noise = EpisodeSampler(meta_corpus, "noise", n_way=5, k_shot=1, queries=2)
+    allowed = min(noise.max_shots("train"), noise.max_shots("test"))
+    assert f"K={SHOTS_UNTIL_KNOWN} is more shots than the noise tasks of this corpus allow: at most K={allowed}" \
+        in str(panel.last_error) and c["k_shot"].max == max(1, allowed) and len(panel.records()) == 2
+    c["family"].value = "speaker_adaptation"
+    assert c["k_shot"].max == min(bound.max_shots("train"), bound.max_shots("test"))
     c["kind"].value = "multi-task"
     panel.run_button.click()                                  # same multi-task setting: from the cache
     assert len(spy.calls) == 1 and len(panel.records()) == 2 and "cache" in panel.status.value
@@ -252,3 +274,26 @@ def test_chance_is_the_majority_class_or_always_speech(clean_corpus):
     assert chance(clean_corpus, "speaker", "heldout") == max(Counter(u.speaker for u in held).values()) / len(held)
     p = np.concatenate([u.vad for u in test]).mean()
     assert abs(chance(clean_corpus, "vad") - 2 * p / (1 + p)) < 1e-12     # F1 with precision p, recall 1
+
+
+def test_playground_export_in_colab_also_downloads_the_file(clean_corpus, tmp_path, monkeypatch):
+    """Colab deletes /content when the runtime ends: the Export button hands the browser a copy and says why."""
+    import sys
+    import types
+
+    from mtlkit.widgets import PlaygroundPanel
+
+    downloaded = []
+    colab = types.ModuleType("google.colab")
+    colab.files = types.SimpleNamespace(download=downloaded.append)
+    monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    sys.modules["google"].colab = colab
+    panel = PlaygroundPanel(clean_corpus, trainer=Spy())
+    panel.path.value = str(tmp_path / "session.json")
+    panel.export_button.click()
+    assert downloaded == [str(tmp_path / "session.json")] and (tmp_path / "session.json").is_file()
+    assert "deleted when the runtime ends; your browser is downloading a copy" in panel.status.value
+    monkeypatch.delitem(sys.modules, "google.colab")
+    panel.export_button.click()                               # not in Colab: written, nothing downloaded
+    assert len(downloaded) == 1 and "downloading" not in panel.status.value

@@ -121,6 +121,21 @@ class EpisodeSampler:
         check_choice("split", split, ("train", "test"))
         return sorted(self.groups[split])
 
+    def max_shots(self, split: str) -> int:
+        """The largest k_shot for which :meth:`sample` can draw a ``split`` episode at these n_way and queries
+        (0: not even one shot). Depends on the corpus only, not on this sampler's own k_shot."""
+        check_choice("split", split, ("train", "test"))
+        if self.family == "speaker_id":                 # n_way speakers, each with k_shot + queries utterances
+            sizes = sorted((len(idx) for idx in self.groups[split].values()), reverse=True)
+            best = sizes[self.n_way - 1] if len(sizes) >= self.n_way else 0
+        else:                                           # one task with n_way classes of k_shot + queries each
+            best = 0
+            for members in self.groups[split].values():
+                counts = sorted(Counter(self.labels[np.asarray(members)].tolist()).values(), reverse=True)
+                if len(counts) >= self.n_way:
+                    best = max(best, counts[self.n_way - 1])
+        return max(0, best - self.queries)
+
     def sample(self, split: str, rng: np.random.Generator) -> Episode:
         """Draw one episode from the tasks of ``split`` ('train': meta-training, 'test': held out)."""
         check_choice("split", split, ("train", "test"))

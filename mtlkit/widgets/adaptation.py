@@ -23,6 +23,27 @@ def max_shots(sampler) -> int:
     return max(1, min(best, default=1))
 
 
+SHOTS_UNTIL_KNOWN = 10
+"""Where a K slider ends before the data of the chosen task family has been looked at (by the first Run)."""
+
+
+def bound_shots(slider: W.IntSlider, known: dict, sampler, k_shot: int) -> None:
+    """Stop ``slider`` at the largest K that ``sampler``'s train and test tasks allow (remembered per family in
+    ``known``); ValueError naming that bound when ``k_shot`` is over it."""
+    allowed = known[sampler.family] = min(sampler.max_shots("train"), sampler.max_shots("test"))
+    slider.max = max(1, allowed)
+    if k_shot > allowed:
+        raise ValueError(f"K={k_shot} is more shots than the {sampler.family} tasks of this corpus allow: at most "
+                         f"K={allowed} ({sampler.n_way} classes of K + {sampler.queries} queries each); the slider "
+                         f"now stops there")
+
+
+def follow_family(slider: W.IntSlider, known: dict, family: W.Dropdown) -> None:
+    """When ``family`` changes, end ``slider`` where that family's data allows (if a Run has looked at it)."""
+    family.observe(lambda change: setattr(slider, "max", max(1, known.get(change.new, SHOTS_UNTIL_KNOWN))),
+                   names="value")
+
+
 class AdaptationPanel(Panel):
     """Pick a method, a held-out speaker (or accent / condition), K shots and adaptation steps; Run adapts.
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from ..metrics import MAIN_METRIC, chance
 from ..models import SHARINGS
 from ..train import fit
 from ..weighting import WEIGHTINGS
+from .adaptation import SHOTS_UNTIL_KNOWN, bound_shots, follow_family
 from .panel import Panel, html_table
 
 KINDS = ("multi-task", "meta-learning")
@@ -50,7 +52,7 @@ class PlaygroundPanel(Panel):
             epochs=W.IntSlider(value=epochs or 20, min=1, max=40, description="epochs"),
             family=W.Dropdown(options=FAMILIES, value="speaker_adaptation", description="family"),
             method=W.Dropdown(options=list(METHODS), value="protonet", description="method"),
-            k_shot=W.IntSlider(value=5, min=1, max=5, description="shots K"),
+            k_shot=W.IntSlider(value=5, min=1, max=SHOTS_UNTIL_KNOWN, description="shots K"),
             meta_steps=W.IntSlider(value=meta_steps or pick(100, 40), min=0, max=500, step=10,
                                    description="outer steps"),
             seed=W.IntSlider(value=0, min=0, max=4, description="seed"))
@@ -58,6 +60,8 @@ class PlaygroundPanel(Panel):
         self.export_button = W.Button(description="Export JSON", icon="download")
         self.export_button.on_click(lambda _: self._export_clicked())
         super().__init__(controls)
+        self.shot_bounds = {}                   # family -> the largest K its data allows, once a Run has seen it
+        follow_family(controls["k_shot"], self.shot_bounds, controls["family"])
         controls["kind"].observe(lambda _: self._enable(), names="value")
         self._enable()
 
@@ -107,6 +111,7 @@ class PlaygroundPanel(Panel):
         if key not in self.samplers:
             self.samplers[key] = EpisodeSampler(self.meta_corpus, s["family"], n_way=5, k_shot=s["k_shot"],
                                                 queries=2)
+        bound_shots(self.controls["k_shot"], self.shot_bounds, self.samplers[key], s["k_shot"])
         method = make_method(s["method"], self.samplers[key], seed=s["seed"])
         method.meta_train(s["meta_steps"] if method.meta_trained else 0, 8, seed=s["seed"], progress=progress)
         result = evaluate(method, self.samplers[key], tasks=100, steps=5, seed=s["seed"] + 1)
@@ -138,7 +143,14 @@ class PlaygroundPanel(Panel):
 
     def _export_clicked(self) -> None:
         try:
-            self.status.value = f"exported {len(self.cache)} runs to {self.export(self.path.value)}"
+            path = self.export(self.path.value)
+            self.status.value = f"exported {len(self.cache)} runs to {path}"
+            if "google.colab" in sys.modules:          # Colab's files vanish with the runtime: hand over a copy
+                from google.colab import files
+
+                files.download(str(path))
+                self.status.value += (" (on Colab's disk, deleted when the runtime ends; your browser is "
+                                      "downloading a copy)")
         except Exception as error:
             self.last_error = error
             self.status.value = f"<span style='color:#b00'>{type(error).__name__}: {error}</span>"

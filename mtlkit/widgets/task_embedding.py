@@ -11,6 +11,7 @@ from ..meta.episodes import FAMILIES, EpisodeSampler
 from ..meta.experiment import evaluate, task_attribute, task_space
 from ..meta.methods import METHODS, make_method
 from ..metrics import majority_share
+from .adaptation import SHOTS_UNTIL_KNOWN, bound_shots, follow_family
 from .panel import Panel, html_table
 
 
@@ -27,14 +28,17 @@ class TaskEmbeddingPanel(Panel):
         self.corpus, self.meta_batch = corpus, meta_batch
         others = [m for m in METHODS if m != "task_embedding"]
         controls = dict(family=W.Dropdown(options=FAMILIES, value="speaker_adaptation", description="family"),
-                        k_shot=W.IntSlider(value=5, min=1, max=5, description="shots K"),
+                        k_shot=W.IntSlider(value=5, min=1, max=SHOTS_UNTIL_KNOWN, description="shots K"),
                         compare=W.Dropdown(options=others, value="protonet", description="compare with"),
                         meta_steps=W.IntSlider(value=meta_steps or pick(150, 100), min=10, max=500, step=10,
                                                description="outer steps"))
         super().__init__(controls)
+        self.shot_bounds = {}                   # family -> the largest K its data allows, once a Run has seen it
+        follow_family(controls["k_shot"], self.shot_bounds, controls["family"])
 
     def compute(self, s: dict, progress):
         sampler = EpisodeSampler(self.corpus, s["family"], n_way=5, k_shot=s["k_shot"], queries=2)
+        bound_shots(self.controls["k_shot"], self.shot_bounds, sampler, s["k_shot"])
         runs = {}
         for i, name in enumerate(("task_embedding", s["compare"])):
             method = make_method(name, sampler, seed=0)
