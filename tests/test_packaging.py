@@ -5,7 +5,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDA_NAMES = {"torch": "pytorch", "soundfile": "pysoundfile"}     # PyPI name -> conda-forge name
-PIP_ONLY = {"espeakng-loader"}                                       # not on conda-forge
+PIP_ONLY = {"espeakng-loader", "torchjd"}                            # pip only (torchjd with its extra)
 
 
 def _requirements():
@@ -36,7 +36,8 @@ def test_environment_yml_lists_every_dependency_with_the_same_bounds():
 def test_constraints_pin_what_ci_installs():
     pins = dict(line.split("==") for line in (ROOT / "constraints.txt").read_text().split("\n")
                 if line and not line.startswith("#"))
-    assert pins == {"torch": "2.11.0", "torchaudio": "2.11.0", "torchvision": "0.26.0"}
+    assert pins == {"torch": "2.11.0", "torchaudio": "2.11.0", "torchvision": "0.26.0", "torchjd": "0.18.0",
+                    "quadprog": "0.1.14", "qpsolvers": "4.13.0"}
     assert pins["torch"] == pins["torchaudio"]
 
 

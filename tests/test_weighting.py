@@ -477,3 +477,214 @@ def test_pcgrad_on_parameters_projects_the_conflicting_task_gradients():
     assert torch.allclose(_encoder_grad(model).double(), combo.weights.double() @ G, rtol=1e-4, atol=1e-7)
     assert torch.allclose(combo.weights.double(), make_weighting("pcgrad", TASKS, seed=0)(torch.ones(3), G).weights,
                           atol=1e-4)
+
+
+# ------------------------------------------------------------------- issue 17: UPGrad, DualProj, Aligned-MTL, ConFIG, FAMO
+
+def _direction(name, grads, losses=None, **options):
+    out = make_weighting(name, [f"t{i}" for i in range(len(grads))], **options)(
+        torch.ones(len(grads)) if losses is None else losses, grads)
+    return out.direction if out.direction is not None else out.weights.to(grads) @ grads
+
+
+def test_upgrad_and_dualproj_by_hand_on_two_obtuse_gradients():
+    """g1 = (1, 0), g2 = (-1, 1): the dual cone is {x1 >= 0, x2 >= x1}; projections drawn on paper."""
+    g = torch.tensor([[1.0, 0.0], [-1.0, 1.0]], dtype=torch.float64)
+    # pi(g1) = (0.5, 0.5) (onto x2 = x1), pi(g2) = (0, 1) (onto x1 = 0): their sum
+    assert _direction("upgrad", g).tolist() == pytest.approx([0.5, 1.5])
+    # g0 = (0, 0.5) is already in the cone: DualProj leaves it, times T
+    assert _direction("dualproj", g).tolist() == pytest.approx([0.0, 1.0])
+    h = torch.tensor([[1.0, 0.0], [-2.0, 0.5]], dtype=torch.float64)   # g0 = (-0.5, 0.25): g1 . g0 < 0
+    # the nearest point of the cone {x1 >= 0, x2 >= 4 x1} to g0 is (0, 0.25); times T = 2
+    assert _direction("dualproj", h).tolist() == pytest.approx([0.0, 0.5])
+
+
+def test_aligned_mtl_and_config_by_hand():
+    g = torch.tensor([[2.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    # G = diag(4, 1), lambda_min = 1, B = diag(1/2, 1): w = (0.5, 1), d = g1/2 + g2 = (1, 1)
+    assert _direction("aligned_mtl", g).tolist() == pytest.approx([1.0, 1.0])
+    # scale='mean': s = 2.5, B = sqrt(2.5) diag(1/2, 1): d = sqrt(2.5) (1, 1)
+    assert _direction("aligned_mtl", g, scale="mean").tolist() == pytest.approx([2.5 ** 0.5] * 2)
+    h = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
+    # u = (1, 1)/sqrt(2), length = 1/sqrt(2) + 2/sqrt(2): d = (1.5, 1.5)
+    assert _direction("config", h).tolist() == pytest.approx([1.5, 1.5])
+
+
+def _torchjd(name):
+    aggregation = pytest.importorskip("torchjd.aggregation")
+    from torchjd._linalg import QuadprogProjector
+
+    exact = QuadprogProjector(norm_eps=0.0, reg_eps=0.0)
+    return {"upgrad": lambda: aggregation.UPGrad(projector=exact), "dualproj": lambda: aggregation.DualProj(
+        projector=exact), "aligned_mtl": aggregation.AlignedMTL, "config": aggregation.ConFIG}[name]()
+
+
+@pytest.mark.parametrize("name,scale", [("upgrad", "T"), ("dualproj", "T"), ("aligned_mtl", "T"), ("config", "1")])
+@pytest.mark.parametrize("T", range(2, 7))
+def test_new_aggregators_agree_with_torchjds(name, scale, T):
+    """TorchJD (an independent implementation, quadprog for the QPs) on random and conflicting gradients."""
+    theirs = _torchjd(name)
+    for kind in ("random", "conflicting", "extreme_norms"):
+        for seed in range(3):
+            g = _hard_grads(kind, T, seed)
+            ours = _direction(name, g) / (T if scale == "T" else 1)
+            reference = theirs(g)
+            assert torch.allclose(ours, reference.to(ours), rtol=1e-5, atol=1e-7 * g.norm()), (kind, seed)
+
+
+@pytest.mark.parametrize("name", ["upgrad", "dualproj"])
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("T", range(2, 7))
+def test_dual_cone_methods_conflict_with_no_task(name, kind, T):
+    g = _hard_grads(kind, T)
+    d = _direction(name, g)
+    assert (g @ d >= -1e-10 * g.norm(dim=1) * g.norm(dim=1).max() * T).all()   # float64 round-off of d's sum
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("T", range(2, 7))
+def test_dualproj_is_the_nearest_non_conflicting_direction_to_the_mean(kind, T):
+    """KKT of min ||x - g0||^2 s.t. G x >= 0: x - g0 = sum_i mu_i g_i, mu >= 0, mu_i (g_i . x) = 0."""
+    from mtlkit.weighting.dual_cone import project_weights
+
+    g = _hard_grads(kind, T)
+    v = project_weights(g @ g.T, torch.full((T,), 1 / T, dtype=torch.float64))
+    mu, x = v - 1 / T, v @ g
+    scale = g.norm(dim=1).max() ** 2
+    assert (mu >= -1e-12).all() and (g @ x >= -1e-9 * scale).all()
+    assert (mu * (g @ x)).abs().max() <= 1e-8 * scale * max(1.0, mu.abs().max())
+    for seed in range(20):                             # and no feasible point tried at random is nearer
+        y = x + 0.1 * torch.randn(g.shape[1], generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        if (g @ y >= 0).all():
+            assert (y - g.mean(0)).norm() >= (x - g.mean(0)).norm() - 1e-12
+
+
+@pytest.mark.parametrize("T", range(2, 7))
+def test_aligned_mtl_aligned_gradients_are_orthogonal_and_equally_long(T):
+    from mtlkit.weighting.aligned_mtl import balance_transformation
+
+    ill = _hard_grads("random", T) * torch.logspace(-1.5, 1.5, T, dtype=torch.float64)[:, None]   # cond(G) ~ 1e6
+    for kind, g in (("random", _hard_grads("random", T)), ("conflicting", _hard_grads("conflicting", T)),
+                    ("ill-conditioned", ill)):
+        G = g @ g.T
+        B = balance_transformation(G)
+        aligned = B @ G @ B                                        # Gram of the aligned gradients B g
+        lam_min = torch.linalg.eigvalsh(G).min()
+        assert torch.allclose(aligned, lam_min * torch.eye(T, dtype=G.dtype), atol=1e-6 * lam_min), kind
+
+
+@pytest.mark.parametrize("T", range(2, 7))
+def test_config_makes_an_equal_angle_with_every_task_and_is_as_long_as_their_projections(T):
+    for kind in ("random", "conflicting", "extreme_norms"):
+        g = _hard_grads(kind, T)
+        d = _direction("config", g)
+        cosines = g @ d / (g.norm(dim=1) * d.norm())
+        assert torch.allclose(cosines, cosines[0].expand(T), rtol=1e-8) and cosines[0] > 0, kind
+        u = d / d.norm()
+        assert d.norm().item() == pytest.approx((g @ u).sum().item(), rel=1e-10)
+
+
+def test_famo_weights_by_hand_and_its_logits_follow_adam():
+    """First call: w_i = T (1/L_i) / sum_j 1/L_j (z uniform). Then the logits take torch.optim.Adam's steps."""
+    famo = make_weighting("famo", TASKS, lr=0.05, gamma=0.01)
+    sequence = [torch.tensor(x) for x in ([1.0, 2.0, 4.0], [0.9, 1.9, 3.0], [0.5, 1.8, 2.9], [0.4, 1.0, 2.0])]
+    out = famo(sequence[0].requires_grad_())
+    inv = 1 / torch.tensor([1.0, 2.0, 4.0])
+    assert out.weights.tolist() == pytest.approx((3 * inv / inv.sum()).tolist(), rel=1e-6)
+    xi = torch.zeros(3, dtype=torch.float64, requires_grad=True)          # the reference: autograd + Adam
+    adam = torch.optim.Adam([xi], lr=0.05, weight_decay=0.01)
+    for before, now in zip(sequence, sequence[1:]):
+        out = famo(now.clone().requires_grad_())
+        delta = (before.double() + 1e-8).log() - (now.double() + 1e-8).log()
+        adam.zero_grad()
+        xi.grad = torch.autograd.grad(torch.softmax(xi, 0), xi, grad_outputs=delta)[0]
+        adam.step()
+        assert famo.logits.tolist() == pytest.approx(xi.tolist(), rel=1e-6, abs=1e-9)
+        z = torch.softmax(xi.detach(), 0) / (now.double() + 1e-8)
+        assert out.weights.tolist() == pytest.approx((3 * z / z.sum()).tolist(), rel=1e-6)
+    loss = out.loss
+    loss.backward()                                    # the loss is sum_i w_i L_i with w detached
+    assert loss.item() == pytest.approx((out.weights * sequence[-1]).sum().item(), rel=1e-6)
+
+
+def test_famo_balances_the_rates_at_which_the_log_losses_fall():
+    """Two quadratic tasks of scales 1 and 100 on one parameter vector: equal weighting lets the large one
+    dominate; FAMO's log-losses fall at closer rates (its defining property)."""
+    def run(name):
+        torch.manual_seed(0)
+        theta = torch.zeros(2, requires_grad=True)
+        targets, scales = torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([1.0, 100.0])
+        weighting, opt = make_weighting(name, ["a", "b"]), torch.optim.SGD([theta], lr=2e-3)
+        start = None
+        for _ in range(60):
+            losses = scales * ((theta - targets) ** 2).sum(1) + 1e-3
+            start = losses.detach() if start is None else start
+            opt.zero_grad()
+            weighting(losses).loss.backward()
+            opt.step()
+        fell = (start.log() - losses.detach().log())
+        return float(fell.min() / fell.max())                 # 1: both log-losses fell equally
+    assert run("famo") > 0.9 and run("equal") < 0.1      # measured: 0.997 (both fell by 0.55) and -0.08
+
+
+# ------------------------------------------------------------------------------ issue 17: the property table
+
+@pytest.fixture(scope="module")
+def table():
+    from mtlkit.weighting import properties
+
+    return {row["name"]: row for row in properties()}
+
+
+def test_property_table_covers_every_weighting_with_every_column(table):
+    assert list(table) == list(WEIGHTINGS)
+    for row in table.values():
+        assert {"non_conflicting", "linear_under_scaling", "scale_invariant", "weighted", "needs_grads",
+                "ms_per_call"} <= set(row) and row["ms_per_call"] >= 0
+
+
+def test_property_table_agrees_with_what_is_proved(table):
+    """Theorems, not measurements: UPGrad has all three (Quinton & Rey 2024, Sec. 2.2 and App. B); MGDA and DualProj
+    are non-conflicting and weighted; a fixed sum is linear and weighted but conflicts; dividing each task by its
+    own loss (FAMO at its start) makes it scale-invariant and so not linear; IMTL-G and ConFIG look only at unit
+    gradients (invariant); ConFIG's length is linear in the scales."""
+    def has(name, *columns):
+        return all(table[name][c] for c in columns)
+
+    assert has("upgrad", "non_conflicting", "linear_under_scaling", "weighted")
+    assert has("mgda", "non_conflicting", "weighted") and has("dualproj", "non_conflicting", "weighted")
+    assert has("equal", "linear_under_scaling", "weighted") and not table["equal"]["non_conflicting"]
+    assert has("famo", "scale_invariant") and not table["famo"]["linear_under_scaling"]
+    assert has("imtl_g", "scale_invariant") and has("config", "scale_invariant", "linear_under_scaling")
+    assert not table["mgda"]["linear_under_scaling"] and not table["dualproj"]["linear_under_scaling"]
+    assert [n for n, r in table.items()
+            if r["non_conflicting"] and r["linear_under_scaling"] and r["weighted"]] == ["upgrad"]
+
+
+def test_property_measurement_catches_a_method_that_breaks_its_promise(monkeypatch):
+    """Control: a 'UPGrad' that forgets to project is measured as conflicting; one with a negative weight as not
+    weighted; one that normalises the gradients as not linear."""
+    from mtlkit.weighting import base, properties
+
+    class Forgetful(base.Weighting):
+        needs_grads = True
+
+        def forward(self, losses, grads=None):
+            return base.combine(torch.ones(self.num_tasks), grads)
+
+    class Negative(Forgetful):
+        def forward(self, losses, grads=None):
+            w = torch.ones(self.num_tasks)
+            w[0] = -0.5
+            return base.combine(w, grads)
+
+    class Normalising(Forgetful):
+        def forward(self, losses, grads=None):
+            return base.combine(1 / grads.norm(dim=1), grads)
+
+    for name, cls in (("forgetful", Forgetful), ("negative", Negative), ("normalising", Normalising)):
+        monkeypatch.setitem(WEIGHTINGS, name, cls)
+    rows = {r["name"]: r for r in properties(["forgetful", "negative", "normalising"])}
+    assert not rows["forgetful"]["non_conflicting"] and rows["forgetful"]["linear_under_scaling"]
+    assert not rows["negative"]["weighted"] and rows["forgetful"]["weighted"]
+    assert not rows["normalising"]["linear_under_scaling"] and rows["normalising"]["scale_invariant"]

@@ -5,9 +5,13 @@ import inspect
 
 from ..config import check_choice
 from .base import GRAD_ON, Combination, Weighting
+from .aligned_mtl import AlignedMTL
 from .cagrad import CAGrad
+from .conflict_free import ConFIG
+from .dualproj import DualProj
 from .dwa import DWA
 from .equal import Equal
+from .famo import FAMO
 from .fixed import Fixed
 from .gradnorm import GradNorm
 from .imtl_g import IMTLG
@@ -16,10 +20,12 @@ from .nash_mtl import NashMTL
 from .pcgrad import PCGrad
 from .rlw import RLW
 from .uncertainty import Uncertainty
+from .upgrad import UPGrad
 
 WEIGHTINGS: dict[str, type[Weighting]] = {
     "equal": Equal, "fixed": Fixed, "uncertainty": Uncertainty, "dwa": DWA, "gradnorm": GradNorm, "rlw": RLW,
-    "pcgrad": PCGrad, "mgda": MGDA, "cagrad": CAGrad, "imtl_g": IMTLG, "nash_mtl": NashMTL,
+    "famo": FAMO, "pcgrad": PCGrad, "mgda": MGDA, "cagrad": CAGrad, "imtl_g": IMTLG, "nash_mtl": NashMTL,
+    "upgrad": UPGrad, "dualproj": DualProj, "aligned_mtl": AlignedMTL, "config": ConFIG,
 }
 """Every weighting by the name the widgets and the command line list."""
 
@@ -44,5 +50,8 @@ def make_weighting(name: str, tasks: list[str], **options) -> Weighting:
     return WEIGHTINGS[name](list(tasks), **options)
 
 
-__all__ = ["GRAD_ON", "WEIGHTINGS", "CAGrad", "Combination", "DWA", "Equal", "Fixed", "GradNorm", "IMTLG", "MGDA",
-           "NashMTL", "PCGrad", "RLW", "Uncertainty", "Weighting", "make_weighting", "weighting_options"]
+from .property_table import properties  # noqa: E402  (it reads WEIGHTINGS and make_weighting above)
+
+__all__ = ["GRAD_ON", "WEIGHTINGS", "AlignedMTL", "CAGrad", "Combination", "ConFIG", "DWA", "DualProj", "Equal", "FAMO",
+           "Fixed", "GradNorm", "IMTLG", "MGDA", "NashMTL", "PCGrad", "RLW", "UPGrad", "Uncertainty", "Weighting",
+           "make_weighting", "properties", "weighting_options"]

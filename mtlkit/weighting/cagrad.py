@@ -5,7 +5,8 @@ import torch
 from torch import Tensor
 
 from .base import Combination, Weighting, check_grads, combine, gram
-from .mgda import MAX_TASKS, on_supports, onto_simplex, solve_each, supports
+from .dual_cone import nonnegative_least_squares
+from .mgda import MAX_TASKS, on_supports, onto_simplex
 
 
 def cagrad_weights(dots: Tensor, c: float) -> Tensor:
@@ -30,16 +31,6 @@ def cagrad_weights(dots: Tensor, c: float) -> Tensor:
     w = onto_simplex(torch.cat([wp, (wp[:, None] + s[:, :, None] * wq[:, None]).flatten(0, 1)]))
     values = w @ b + radius * torch.einsum("si,ij,sj->s", w, dots, w).clamp_min(0).sqrt()
     return w[int(values.argmin())]
-
-
-def nonnegative_least_squares(dots: Tensor, b: Tensor) -> Tensor:
-    """Gram G G^T (T, T), b (T,) -> mu >= 0 (T,) minimising mu G G^T mu + 2 mu . b, exactly, by trying every support."""
-    mask = supports(len(b))
-    A = torch.where(mask[:, :, None] & mask[:, None, :], dots, 0.0) + torch.diag_embed((~mask).to(dots))
-    x = solve_each(A, torch.where(mask, -b, 0.0)[:, :, None])[:, :, 0]
-    mu = torch.cat([x.nan_to_num(0.0, 0.0, 0.0).clamp_min(0), torch.zeros(1, len(b), dtype=dots.dtype)])
-    values = torch.einsum("si,ij,sj->s", mu, dots, mu) + 2 * mu @ b    # the last candidate is mu = 0
-    return mu[int(values.argmin())]
 
 
 class CAGrad(Weighting):
