@@ -647,7 +647,7 @@ def test_property_table_agrees_with_what_is_proved(table):
     """Theorems, not measurements: UPGrad has all three (Quinton & Rey 2024, Sec. 2.2 and App. B); MGDA and DualProj
     are non-conflicting and weighted; a fixed sum is linear and weighted but conflicts; dividing each task by its
     own loss (FAMO at its start) makes it scale-invariant and so not linear; IMTL-G and ConFIG look only at unit
-    gradients (invariant); ConFIG's length is linear in the scales."""
+    gradients (invariant); ConFIG's length is linear in the scales; Nash-MTL's alpha_i shrinks as its task grows."""
     def has(name, *columns):
         return all(table[name][c] for c in columns)
 
@@ -656,6 +656,7 @@ def test_property_table_agrees_with_what_is_proved(table):
     assert has("equal", "linear_under_scaling", "weighted") and not table["equal"]["non_conflicting"]
     assert has("famo", "scale_invariant") and not table["famo"]["linear_under_scaling"]
     assert has("imtl_g", "scale_invariant") and has("config", "scale_invariant", "linear_under_scaling")
+    assert has("nash_mtl", "non_conflicting", "scale_invariant", "weighted")   # Navon et al. 2022, Sec. 3
     assert not table["mgda"]["linear_under_scaling"] and not table["dualproj"]["linear_under_scaling"]
     assert [n for n, r in table.items()
             if r["non_conflicting"] and r["linear_under_scaling"] and r["weighted"]] == ["upgrad"]

@@ -35,7 +35,8 @@ class NashMTL(Weighting):
     The equation says g_i . d = 1 / alpha_i: a task that gains much from d gets a small weight, and the product of
     the gains is maximised (the Nash bargaining solution). alpha's scale is fixed by the equation, so for
     orthogonal gradients alpha_i = 1 / ||g_i||. A task with a zero gradient cannot bargain: it gets alpha_i = 0.
-    Exactly opposite gradients have no solution: a tiny ridge on G G^T keeps alpha finite (but huge) and d = 0.
+    Exactly opposite gradients have no solution: a tiny ridge on G G^T (1e-12 ||g_i||^2 on each diagonal entry, so
+    that rescaling a task rescales its alpha and nothing else) keeps alpha finite (but huge) and d = 0.
     Weights recorded: alpha. The official code divides G G^T by its Frobenius norm before solving (its alpha is
     ||G G^T||_F^(1/2) times this one) and clips the shared gradient to norm ``max_norm`` = 1; this class does neither
     (under Adam the scale barely matters).
@@ -60,5 +61,5 @@ class NashMTL(Weighting):
         alpha = torch.zeros(self.num_tasks, dtype=dots.dtype)
         if active.any():
             sub = dots[active][:, active]
-            alpha[active] = nash_weights(sub + 1e-12 * sub.diagonal().mean() * torch.eye(len(sub), dtype=sub.dtype))
+            alpha[active] = nash_weights(sub + 1e-12 * torch.diag(sub.diagonal()))   # a ridge of each task's own scale
         return combine(alpha, grads)
