@@ -2,7 +2,8 @@
 
 Gradient-based methods are timed at both granularities (task gradients on the shared representation and on the
 shared parameters), interleaved round by round with the equal step so that drift on a shared machine cancels.
-Run: python benchmarks/bench_weighting.py [--steps 10]   (target: gradient-based methods <= 1.5x equal)
+Run: python benchmarks/bench_weighting.py [--steps 10] [--only famo,upgrad]
+Targets: gradient-based methods <= 1.5x equal (on the representation, the default); loss-based FAMO <= 1.1x.
 The ratios are machine-independent already; the first line gives the machine's calibration unit (calibrate.py) and
 the equal step's seconds can be read against it.
 """
@@ -43,7 +44,12 @@ def median(xs: list) -> float:
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--only", help="comma list of weightings to time (default: all)")
     args = parser.parse_args()
+    names = args.only.split(",") if args.only else list(WEIGHTINGS)
+    for name in names:
+        if name not in WEIGHTINGS:
+            parser.error(f"unknown weighting {name!r}; valid: {', '.join(WEIGHTINGS)}")
     corpus = make_corpus("easy").split("train")
     data = FeatureDataset(corpus, TASKS)
     g = torch.Generator().manual_seed(0)
@@ -53,7 +59,7 @@ def main():
     print(f"hard sharing, 4 tasks, batch 32; per method {args.steps} timed steps (after 2 warm-up), interleaved with "
           f"a plain equal step (one backward); ratio = median step / median equal step of the same rounds")
     print(f"{'weighting':<12}{'equal s/step':>14}" + "".join(f"{'x equal (' + where + ')':>28}" for where in GRAD_ON))
-    for name in WEIGHTINGS:
+    for name in names:
         if name == "equal":
             continue
         granularities = GRAD_ON if WEIGHTINGS[name].needs_grads else ("representation",)
