@@ -530,6 +530,71 @@ def test_gradients_reach_every_expert_gate_and_attention_module(name):
         assert heard == {t}, (t, heard)
 
 
+class _WeightedGradients:
+    """A gradient-based weighting whose direction is sum_t w_t g_t with fixed w_t = 1, 2, 3, ... (for testing)."""
+
+    needs_grads, grad_on = True, "representation"
+
+    def __call__(self, losses, grads):
+        from mtlkit.weighting.base import combine
+
+        return combine(torch.arange(1.0, len(losses) + 1), grads)
+
+    def parameters(self):
+        return iter(())
+
+
+@pytest.mark.parametrize("grad_on", ["representation", "parameters"])
+@pytest.mark.parametrize("name", list(EXPERT_SHARINGS) + ["mtan", "hard", "gated"])
+def test_a_gradient_step_gives_shared_parameters_the_combination_and_the_others_their_own_gradient(name, grad_on):
+    """With the direction sum_t w_t g_t, shared parameters get the gradient of sum_t w_t L_t and every other one
+    that of sum_t L_t (its tasks' own, unweighted). Fails if a task module reads a shared tensor that is not in
+    out.shared (split_shared), or if shared_parameters() is not exactly what out.shared depends on."""
+    from mtlkit.train import task_loss, train_step
+
+    torch.manual_seed(0)
+    model = _expert_model(name, adversary_classes=0) if name in EXPERT_SHARINGS or name == "mtan" else \
+        MultiTaskModel(TASKS, sharing=name, width=16)
+    _randomise_gates(model)
+    for m in model.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+    x, lengths = _batch()
+    batch = dict(feats=x, lengths=lengths, vad=(torch.rand(3, 30) > 0.5).long(), speaker=torch.tensor([0, 3, 1]),
+                 emotion=torch.tensor([4, 0, 2]))
+    names = {id(p): k for k, p in model.named_parameters()}
+    out = model(x, lengths)
+    below = torch.autograd.grad(sum(v.sum() for v in out.shared), list(model.parameters()), retain_graph=True,
+                                allow_unused=True)
+    assert {names[id(p)] for p, g in zip(model.parameters(), below) if g is not None} == \
+        {names[id(p)] for p in model.shared_parameters()}
+    shared = {id(p) for p in model.shared_parameters()}
+    losses = [task_loss(t, out.logits[t], batch[t]) for t in TASKS]
+    weighted = torch.autograd.grad(sum((i + 1) * loss for i, loss in enumerate(losses)), list(model.parameters()),
+                                   retain_graph=True, allow_unused=True)
+    plain = torch.autograd.grad(sum(losses), list(model.parameters()), allow_unused=True)
+    expected = {names[id(p)]: w if id(p) in shared else g for p, w, g in zip(model.parameters(), weighted, plain)}
+    train_step(model, _WeightedGradients(), torch.optim.SGD(model.parameters(), lr=0.0), batch, list(TASKS),
+               grad_on=grad_on)
+    for k, p in model.named_parameters():                      # None: unused (gated's frame query)
+        assert (p.grad is None) == (expected[k] is None), k
+        assert p.grad is None or torch.allclose(p.grad, expected[k], atol=1e-6, rtol=1e-4), k
+
+
+@pytest.mark.parametrize("sharing", ["mtan", "mmoe", "ple"])
+def test_fit_trains_the_new_strategies_with_equal_and_pcgrad(tiny_corpus, sharing):
+    for weighting in ("equal", "pcgrad"):
+        history = fit(tiny_corpus, tasks=["vad", "speaker"], sharing=sharing, weighting=weighting, epochs=1,
+                      progress=False, model_options=dict(width=16), diagnose_every=1)
+        assert history.test["vad"]["accuracy"] > 0 and np.isfinite(history.step_weights).all()
+        assert 0 < abs(history.cosines[0]["matrix"][0][1]) < 1
+        if sharing == "mtan":
+            assert len(history.gates["vad"]) == 16 and not history.expert_weights
+        else:
+            assert [len(history.expert_weights[t]) for t in ("vad", "speaker")] == [2 if sharing == "mmoe" else 3] * 2
+            assert all(abs(sum(w) - 1) < 1e-5 for w in history.expert_weights.values())
+
+
 def test_bad_expert_arguments_are_named():
     with pytest.raises(ValueError, match="experts must be a positive number of shared experts, got experts=0"):
         MultiTaskModel(TASKS, sharing="mmoe", experts=0)
