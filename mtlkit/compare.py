@@ -57,7 +57,7 @@ def compare(corpus, tasks=("vad", "speaker", "emotion", "keyword"), sharings=DEF
     """Train every (sharing, weighting, seed) not already in ``out``; return all records with delta_m%.
 
     A record: config, test metrics per task, delta_m and each task's relative gain in % (vs separate/equal, same
-    seed), seconds, parameters.
+    seed), seconds, parameters, and for mmoe and ple each task's mean weights over the experts (``expert_weights``).
     The cache key holds the configuration and :func:`code_version`, so editing the models, the weightings or
     the trainer retrains; ``force=True`` retrains every run of the grid anyway. Prints where the cache is.
     Introduced in notebooks/02_hard_vs_soft_sharing.ipynb.
@@ -79,7 +79,8 @@ def compare(corpus, tasks=("vad", "speaker", "emotion", "keyword"), sharings=DEF
             history = fit(corpus, tasks=list(tasks), sharing=run["sharing"], weighting=run["weighting"],
                           seed=run["seed"], progress=progress, **fit_options)
             records[key] = dict(key=key, config=config, test=history.test, seconds=history.seconds,
-                                n_parameters=history.n_parameters, conflict_rate=history.conflict_rate)
+                                n_parameters=history.n_parameters, conflict_rate=history.conflict_rate,
+                                expert_weights=history.expert_weights)
             _save(out, list(records.values()))
         if key not in [r["key"] for r in runs]:
             runs.append(records[key])

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from .config import check_choice
 from .device import model_device, to_device, to_numpy
 from .models.encoder import frame_mask, pooled_lengths
+from .models.multitask import PER_TASK_LAYERS
 from .train import batches, features_for
 
 PROJECTIONS = ("pca", "tsne")
@@ -22,11 +23,12 @@ def embed(history, corpus, layer: str = "head", task: str | None = None, batch_s
     """(N, D) embeddings of the corpus's utterances from a trained run (``history.model``).
 
     ``layer='head'``: what the head of ``task`` classifies (its pooled input); an encoder layer name ('cnn',
-    'lstm1', ...): that layer's output averaged over the valid frames (tower models: the tower of ``task``).
+    'lstm1', ...): that layer's output averaged over the valid frames (tower models: the tower of ``task``; mmoe,
+    ple and, given a task, mtan: the layer as that task reads it).
     """
     model = history.model.eval()
     check_choice("layer", layer, tuple(model.layer_names) + ("head",))
-    if layer == "head" or model.sharing in ("separate", "soft", "cross_stitch"):
+    if layer == "head" or model.sharing in PER_TASK_LAYERS:
         check_choice("task", task, tuple(model.tasks))
     rows, device = [], model_device(model)
     for batch in batches(features_for(history, corpus), batch_size, None):

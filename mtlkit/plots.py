@@ -94,6 +94,28 @@ def layer_weights(history):
     return fig
 
 
+def expert_weights(weights: dict, own: int = 0, title: str = "", ax=None):
+    """Each task's mean softmax weights over the experts (mmoe, ple): a (tasks, experts) heatmap with its values.
+
+    ``weights``: task -> weights over the experts (a History's ``expert_weights``, or their mean over seeds); the
+    first ``own`` columns are each task's own experts (ple), the others the shared ones.
+    Introduced in notebooks/03_attention_task_gating.ipynb.
+    """
+    tasks = list(weights)
+    values = np.array([weights[t] for t in tasks], float)
+    names = [f"own {e + 1}" if e < own else f"shared {e - own + 1}" for e in range(values.shape[1])]
+    fig, ax = (ax.figure, ax) if ax is not None else (lambda f, a: (f, a[0]))(*_figure(1.5 + 0.9 * len(names),
+                                                                                        0.9 + 0.45 * len(tasks)))
+    ax.imshow(values, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    for (i, j), v in np.ndenumerate(values):
+        ax.text(j, i, f"{v:.2f}", ha="center", va="center", color="w" if v < 0.6 else "k", fontsize=8)
+    ax.set_yticks(range(len(tasks)), tasks)
+    ax.set_xticks(range(len(names)), names, fontsize=8)
+    ax.set_title(title or "mean gate weight per expert", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def task_weights(history, smooth: int = 5):
     """Each task's loss weight per training step (moving average over ``smooth`` steps)."""
     fig, ax = _figure(6, 3)

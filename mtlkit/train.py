@@ -17,6 +17,7 @@ from .device import default_device, model_device, to_device, to_numpy
 from .features import IGNORE, FeatureDataset, collate
 from .metrics import confusion, task_metrics
 from .models import FRAME_TASKS, MultiTaskModel
+from .models.encoder import frame_mask, pooled_lengths
 from .progress import progress_bar
 from .weighting import GRAD_ON, WEIGHTINGS, make_weighting
 
@@ -36,6 +37,7 @@ class History:
     conflict_rate: dict = field(default_factory=dict)  # "a|b" -> share of diagnosed steps with negative cosine
     gates: dict = field(default_factory=dict)          # task -> mean gate per channel (gated sharing)
     layer_weights: dict = field(default_factory=dict)  # task -> softmax weights over layers (layer_attention)
+    expert_weights: dict = field(default_factory=dict)  # task -> mean softmax weights over experts (mmoe, ple)
     test: dict = field(default_factory=dict)           # task -> {metric: value} on the evaluation split
     confusion: dict = field(default_factory=dict)      # task -> (classes, classes) counts on the evaluation split
     classes: dict = field(default_factory=dict)        # task -> class names
@@ -213,8 +215,8 @@ def fit(corpus, tasks=("vad", "speaker", "emotion", "keyword"), sharing: str = "
     has_shared = bool(model.shared_parameters())
     if weigher.needs_grads and not has_shared:
         raise ValueError(f"weighting {weighting!r} combines task gradients on a shared encoder, and sharing "
-                         f"{sharing!r} has none; use it with hard, gated or layer_attention (or hierarchical "
-                         f"with grad_on='parameters')")
+                         f"{sharing!r} has none; use it with hard, gated, layer_attention, mtan, mmoe or ple (or "
+                         f"hierarchical with grad_on='parameters')")
     if grad_on is None:
         hierarchical_diagnostics = sharing == "hierarchical" and not weigher.needs_grads
         grad_on = "parameters" if hierarchical_diagnostics else weigher.grad_on
@@ -292,7 +294,8 @@ def train_step(model: MultiTaskModel, weigher, optimizer, batch: dict, tasks: li
     Weight-based methods backpropagate sum_i w_i L_i. Gradient-based ones get each task's gradient on the
     shared representation (``grad_on='representation'``: heads read detached copies of it) or on the shared
     encoder's parameters (``grad_on='parameters'``); the encoder receives their combined direction while each
-    head receives its own unweighted gradient. The cosines are taken on the same gradients.
+    head receives its own unweighted gradient. The cosines are taken on the same gradients. "Shared" is
+    ``model.shared_parameters()`` (the tensors of ``out.shared`` lie above it); every other parameter is a task's own.
     """
     has_shared = bool(model.shared_parameters())
     split = has_shared and grad_on == "representation"
@@ -312,7 +315,8 @@ def train_step(model: MultiTaskModel, weigher, optimizer, batch: dict, tasks: li
     if not weigher.needs_grads:
         (combo.loss + extra).backward()             # heads get w_i dL_i; the shared tensors collect sum_i w_i g_i
     else:
-        own = [p for name, p in model.named_parameters() if not name.startswith(("encoder.", "adversary."))]
+        common = {id(p) for p in model.shared_parameters()}
+        own = [p for name, p in model.named_parameters() if id(p) not in common and not name.startswith("adversary.")]
         losses.sum().backward(inputs=own, retain_graph=True)   # heads, gates, layer weights: their own gradient
         if extra.requires_grad:
             extra.backward(retain_graph=True)
@@ -337,19 +341,28 @@ def _add_to_leaves(leaves: list, direction: torch.Tensor) -> None:
 
 @torch.no_grad()
 def _record_attention(model: MultiTaskModel, dataset, history: History) -> None:
-    """Mean gate per channel and layer weights per task, on the evaluation split (for heatmaps)."""
+    """Mean gate per channel, layer weights and mean expert weights per task, on the evaluation split (heatmaps).
+
+    ``gated`` and ``mtan`` (its last layer's mask): the mean over utterances and their valid frames of each
+    channel's gate. ``mmoe`` and ``ple``: the mean over utterances of each task's softmax weights over the experts.
+    """
     if model.sharing == "layer_attention":
         history.layer_weights = {t: torch.softmax(w, 0).tolist() for t, w in model.layer_logits.items()}
-    if model.sharing == "gated":
-        sums, count, device = {}, 0, model_device(model)
+    if model.sharing in ("gated", "mtan", "mmoe", "ple"):
+        gates, experts, count, device = {}, {}, 0, model_device(model)
         for batch in batches(dataset, 64, None):
             batch = to_device(batch, device)
             out = model(batch["feats"], batch["lengths"])
-            for t, alpha in out.gates.items():
-                per_channel = alpha.mean(dim=(0, 1)) * alpha.shape[0]
-                sums[t] = sums.get(t, 0) + per_channel
+            lengths = pooled_lengths(batch["lengths"], model.frame_pool)
+            for t, alpha in out.gates.items():                   # (batch, frames or 1, width or 1)
+                valid = frame_mask(lengths, alpha.shape[1]) if alpha.shape[1] > 1 else torch.ones_like(alpha[:, :, 0])
+                per_utterance = (alpha * valid.unsqueeze(-1)).sum(1) / valid.sum(1, keepdim=True)
+                gates[t] = gates.get(t, 0) + per_utterance.sum(0)
+            for t, w in out.expert_weights.items():
+                experts[t] = experts.get(t, 0) + w.sum(0)
             count += batch["feats"].shape[0]
-        history.gates = {t: (s / count).tolist() for t, s in sums.items()}
+        history.gates = {t: (s / count).tolist() for t, s in gates.items()}
+        history.expert_weights = {t: (s / count).tolist() for t, s in experts.items()}
 
 
 @torch.no_grad()

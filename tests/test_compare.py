@@ -38,6 +38,21 @@ def test_grid_is_cached_and_measured_against_separate(tiny, tmp_path, monkeypatc
     assert "separate" in text and "delta_m %" in text and "vad f1" in text
 
 
+def test_records_keep_each_tasks_expert_weights_and_the_heatmap_draws_them(tiny, tmp_path):
+    from mtlkit import plots
+
+    records = C.compare(tiny, tasks=["vad", "speaker"], sharings=["ple"], weightings=["equal"], seeds=[0],
+                        out=tmp_path / "r.json", progress=False, epochs=1, model_options=dict(width=16))
+    by = {r["config"]["sharing"]: r for r in records}
+    assert by["separate"]["expert_weights"] == {}
+    weights = by["ple"]["expert_weights"]
+    assert set(weights) == {"vad", "speaker"} and all(len(w) == 3 and abs(sum(w) - 1) < 1e-5 for w in weights.values())
+    assert json.loads((tmp_path / "r.json").read_text())[1]["expert_weights"] == weights
+    ax = plots.expert_weights(weights, own=1).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["own 1", "shared 1", "shared 2"]
+    assert [t.get_text() for t in ax.texts] == [f"{v:.2f}" for t in ("vad", "speaker") for v in weights[t]]
+
+
 def test_command_line_compare_on_a_folder(tiny, tmp_path, capsys):
     folder = tiny.save(tmp_path / "corpus")
     out = tmp_path / "res.json"

@@ -340,3 +340,268 @@ def test_evaluation_batches_in_length_order_pad_less_and_score_the_same(tiny_cor
         y, y_hat = torch.cat(y), torch.cat(y_hat)
         keep = y >= 0
         assert sorted(zip(y[keep].tolist(), y_hat[keep].tolist())) == sorted(zip(*(a.tolist() for a in pairs[t])))
+
+
+# Mixture-of-experts and attention sharing (notebook 03): mmoe, ple, mtan.
+
+EXPERT_SHARINGS = {"mmoe": {}, "ple": {}, "ple 2 levels": dict(expert_layers=2)}
+
+
+def _expert_model(name, **options):
+    sharing = name.split()[0]
+    return MultiTaskModel(TASKS, sharing=sharing, width=16, **{**EXPERT_SHARINGS.get(name, {}), **options})
+
+
+def _randomise_gates(model, scale=0.5):
+    """Gates start uniform (W = 0, b = 0); give them random weights so that softmax, mixing and order matter."""
+    from mtlkit.models import ExpertGate
+
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, ExpertGate):
+                module.linear.weight.normal_(0, scale)
+                module.linear.bias.normal_(0, scale)
+
+
+@pytest.mark.parametrize("name", list(EXPERT_SHARINGS) + ["mtan"])
+def test_new_strategies_give_the_right_shapes_layers_and_embeddings(name):
+    x, lengths = _batch()
+    model = _expert_model(name).eval()
+    out = model(x, lengths)
+    assert out.logits["vad"].shape == (3, 30, 2) and out.logits["emotion"].shape == (3, 5)
+    n = {"mmoe": 2, "ple": 3, "ple 2 levels": 3, "mtan": None}[name]       # ple: its own expert, then 2 shared
+    if n:
+        assert {t: tuple(w.shape) for t, w in out.expert_weights.items()} == {t: (3, n) for t in TASKS}
+    else:
+        assert {t: tuple(a.shape) for t, a in out.gates.items()} == {t: (3, 15, 16) for t in TASKS}
+    layers = model.layer_outputs(x, lengths, "emotion")
+    assert [tuple(v.shape) for v in layers] == [(3, 15, 16)] * 3 and model.layer_names == ["cnn", "lstm1", "lstm2"]
+    mask = torch.arange(15)[None] < ((lengths + 1) // 2)[:, None]
+    assert torch.allclose(model.embed(x, lengths, "emotion"), model.heads["emotion"].embed(layers[-1], mask), atol=1e-6)
+    if name != "mtan":
+        with pytest.raises(ValueError, match="this model's layers differ per task"):
+            model.layer_outputs(x, lengths)
+
+
+@pytest.mark.parametrize("name", list(EXPERT_SHARINGS))
+def test_expert_weights_are_a_softmax_of_the_gate_over_the_mean_of_what_experts_read(name):
+    x, lengths = _batch()
+    model = _expert_model(name).eval()
+    _randomise_gates(model)
+    out = model(x, lengths)
+    for t, w in out.expert_weights.items():
+        assert (w >= 0).all() and torch.allclose(w.sum(1), torch.ones(3)), t
+        assert w.std(1).min() > 1e-3, "random gates should not be uniform"
+    if name == "mmoe":                                       # by hand: w = softmax(W mean_valid(u) + b), sum_e w_e e(u)
+        from mtlkit.models.encoder import pool_frames
+
+        pooled, half = pool_frames(x, lengths, 2)
+        u = model.encoder(pooled, half)[-1]
+        mean = torch.stack([u[b, :n].mean(0) for b, n in enumerate(half.tolist())])
+        gate = model.expert_gates["speaker"].linear
+        w = torch.softmax(mean @ gate.weight.T + gate.bias, 1)
+        assert torch.allclose(out.expert_weights["speaker"], w, atol=1e-6)
+        mixed = sum(w[:, e, None, None] * expert(u, half)[-1] for e, expert in enumerate(model.experts))
+        assert torch.allclose(model.layer_outputs(x, lengths, "speaker")[-1], mixed, atol=1e-6)
+
+
+def test_two_level_ple_by_hand():
+    """Tang et al. 2020: level 1 reads u; task t's gate weighs [its own experts, the shared ones]; the shared gate
+    weighs every expert into the input of the next level's shared experts; level 2 reads those."""
+    from mtlkit.models.encoder import pool_frames
+    from mtlkit.models.experts import mix
+
+    torch.manual_seed(0)
+    model = MultiTaskModel(TASKS, sharing="ple", width=16, experts=2, task_experts=1, expert_layers=2).eval()
+    _randomise_gates(model)
+    x, lengths = _batch()
+    pooled, half = pool_frames(x, lengths, 2)
+    mask = torch.arange(15)[None] < half[:, None]
+    u = model.encoder(pooled, half)[-1]
+    one, two = model.levels
+    run = lambda experts, h: [e(h, half)[-1] for e in experts]  # noqa: E731
+    own1 = {t: run(one.own[t], u) for t in TASKS}
+    shared1 = run(one.shared, u)
+    h = {t: mix(one.gates[t](u, mask), own1[t] + shared1) for t in TASKS}
+    h_shared = mix(one.shared_gate(u, mask), own1["vad"] + own1["speaker"] + own1["emotion"] + shared1)
+    shared2 = run(two.shared, h_shared)
+    for t in TASKS:
+        top = mix(two.gates[t](h[t], mask), run(two.own[t], h[t]) + shared2)
+        layers = model.layer_outputs(x, lengths, t)
+        assert torch.allclose(layers[-2], h[t], atol=1e-6) and torch.allclose(layers[-1], top, atol=1e-6), t
+
+
+def _copy_stage(target, source):
+    target.load_state_dict(source.state_dict())
+
+
+def test_mmoe_with_one_expert_is_hard_sharing_on_that_expert():
+    torch.manual_seed(0)
+    mmoe = MultiTaskModel(TASKS, sharing="mmoe", width=16, experts=1).eval()
+    hard = MultiTaskModel(TASKS, sharing="hard", width=16).eval()
+    _randomise_gates(mmoe)                                   # one expert: softmax of one logit is 1 whatever W is
+    _copy_stage(hard.encoder.stages[0], mmoe.encoder.stages[0])
+    _copy_stage(hard.encoder.stages[1], mmoe.encoder.stages[1])
+    _copy_stage(hard.encoder.stages[2], mmoe.experts[0].blocks[0])
+    _copy_stage(hard.heads, mmoe.heads)
+    x, lengths = _batch()
+    a, b = mmoe(x, lengths), hard(x, lengths)
+    assert all(torch.allclose(a.logits[t], b.logits[t], atol=1e-6) for t in TASKS)
+    assert all(torch.equal(w, torch.ones(3, 1)) for w in a.expert_weights.values())
+    two = MultiTaskModel(TASKS, sharing="mmoe", width=16, experts=2).eval()     # a second expert changes it
+    two.load_state_dict({k: v for k, v in mmoe.state_dict().items() if "gates" not in k}, strict=False)
+    assert not torch.allclose(two(x, lengths).logits["speaker"], b.logits["speaker"])
+
+
+def test_cgc_without_task_experts_is_mmoe_and_with_one_shared_expert_is_hard_sharing():
+    torch.manual_seed(0)
+    ple = MultiTaskModel(TASKS, sharing="ple", width=16, experts=3, task_experts=0).eval()
+    mmoe = MultiTaskModel(TASKS, sharing="mmoe", width=16, experts=3).eval()
+    _randomise_gates(ple)
+    mmoe.encoder.load_state_dict(ple.encoder.state_dict())
+    mmoe.heads.load_state_dict(ple.heads.state_dict())
+    for expert, theirs in zip(mmoe.experts, ple.levels[0].shared):
+        expert.load_state_dict(theirs.state_dict())
+    for t in TASKS:
+        mmoe.expert_gates[t].load_state_dict(ple.levels[0].gates[t].state_dict())
+    x, lengths = _batch()
+    a, b = ple(x, lengths), mmoe(x, lengths)
+    assert all(torch.allclose(a.logits[t], b.logits[t], atol=1e-6) for t in TASKS)
+    assert all(torch.allclose(a.expert_weights[t], b.expert_weights[t]) for t in TASKS)
+
+
+def test_mtan_with_attention_forced_open_is_hard_sharing():
+    torch.manual_seed(0)
+    mtan = MultiTaskModel(TASKS, sharing="mtan", width=16).eval()
+    hard = MultiTaskModel(TASKS, sharing="hard", width=16).eval()
+    hard.load_state_dict({k: v for k, v in mtan.state_dict().items() if not k.startswith("attention.")})
+    x, lengths = _batch()
+    with torch.no_grad():
+        for modules in mtan.attention.values():
+            for attend in modules:
+                attend.outer.weight.zero_()
+                attend.outer.bias.fill_(30.0)               # sigmoid(30) is 1 in float32
+    a, b = mtan(x, lengths), hard(x, lengths)
+    assert all(torch.allclose(a.logits[t], b.logits[t], atol=1e-6) for t in TASKS)
+    assert all(torch.equal(v, w) for v, w in zip(mtan.layer_outputs(x, lengths, "vad"), hard.layer_outputs(x, lengths)))
+    with torch.no_grad():
+        mtan.attention["speaker"][2].outer.bias.fill_(0.0)    # a half-open mask on lstm2 reaches speaker's features
+    a = mtan(x, lengths)
+    assert not torch.allclose(a.logits["speaker"], b.logits["speaker"])
+    assert torch.allclose(a.logits["emotion"], b.logits["emotion"], atol=1e-6)
+
+
+def test_mtan_attention_is_chained_across_layers_as_the_paper_writes_it():
+    torch.manual_seed(0)
+    model = MultiTaskModel({"speaker": 4}, sharing="mtan", width=16, frame_pool=1).eval()
+    x, lengths = _batch()
+    convs = model.encoder.stages[0]
+    u = convs[0](x, lengths)
+    p = [convs[1](u, lengths)]
+    p += [model.encoder.stages[1](p[0], lengths)]
+    p += [model.encoder.stages[2](p[1], lengths)]
+    att = model.attention["speaker"]
+    a1 = torch.sigmoid(att[0].outer(torch.relu(att[0].norm(att[0].inner(u)))))
+    hat = [a1 * p[0]]
+    for j in (1, 2):                                       # a^j = sigmoid(W2 ReLU(LN(W1 [u^j ; hat^(j-1)]))), u^j = p^j
+        z = torch.cat([p[j], hat[-1]], -1)
+        hat.append(torch.sigmoid(att[j].outer(torch.relu(att[j].norm(att[j].inner(z))))) * p[j])
+    got = model.layer_outputs(x, lengths, "speaker")
+    assert all(torch.allclose(g, h, atol=1e-6) for g, h in zip(got, hat))
+    assert all(torch.equal(g, h) for g, h in zip(model.layer_outputs(x, lengths), p))     # no task: shared layers
+
+
+@pytest.mark.parametrize("name", list(EXPERT_SHARINGS) + ["mtan"])
+def test_gradients_reach_every_expert_gate_and_attention_module(name):
+    model = _expert_model(name, experts=2, task_experts=1)
+    _randomise_gates(model)
+    x, lengths = _batch()
+    out = model(x, lengths)
+    sum(v.sum() for v in out.logits.values()).backward()
+    dead = [k for k, p in model.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
+    assert dead == []
+    for t in TASKS:                                         # each task's own modules hear only from that task
+        model.zero_grad()
+        model(x, lengths).logits[t].sum().backward()
+        own = {"mmoe": "expert_gates", "ple": "levels.0.gates", "ple 2 levels": "levels.1.gates",
+               "mtan": "attention"}[name]
+        heard = {k.split(".")[-4 if name == "mtan" else -3] for k, p in model.named_parameters()
+                 if k.startswith(own) and p.grad is not None and p.grad.abs().sum() > 0}
+        assert heard == {t}, (t, heard)
+
+
+class _WeightedGradients:
+    """A gradient-based weighting whose direction is sum_t w_t g_t with fixed w_t = 1, 2, 3, ... (for testing)."""
+
+    needs_grads, grad_on = True, "representation"
+
+    def __call__(self, losses, grads):
+        from mtlkit.weighting.base import combine
+
+        return combine(torch.arange(1.0, len(losses) + 1), grads)
+
+    def parameters(self):
+        return iter(())
+
+
+@pytest.mark.parametrize("grad_on", ["representation", "parameters"])
+@pytest.mark.parametrize("name", list(EXPERT_SHARINGS) + ["mtan", "hard", "gated"])
+def test_a_gradient_step_gives_shared_parameters_the_combination_and_the_others_their_own_gradient(name, grad_on):
+    """With the direction sum_t w_t g_t, shared parameters get the gradient of sum_t w_t L_t and every other one
+    that of sum_t L_t (its tasks' own, unweighted). Fails if a task module reads a shared tensor that is not in
+    out.shared (split_shared), or if shared_parameters() is not exactly what out.shared depends on."""
+    from mtlkit.train import task_loss, train_step
+
+    torch.manual_seed(0)
+    model = _expert_model(name, adversary_classes=0) if name in EXPERT_SHARINGS or name == "mtan" else \
+        MultiTaskModel(TASKS, sharing=name, width=16)
+    _randomise_gates(model)
+    for m in model.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+    x, lengths = _batch()
+    batch = dict(feats=x, lengths=lengths, vad=(torch.rand(3, 30) > 0.5).long(), speaker=torch.tensor([0, 3, 1]),
+                 emotion=torch.tensor([4, 0, 2]))
+    names = {id(p): k for k, p in model.named_parameters()}
+    out = model(x, lengths)
+    below = torch.autograd.grad(sum(v.sum() for v in out.shared), list(model.parameters()), retain_graph=True,
+                                allow_unused=True)
+    assert {names[id(p)] for p, g in zip(model.parameters(), below) if g is not None} == \
+        {names[id(p)] for p in model.shared_parameters()}
+    shared = {id(p) for p in model.shared_parameters()}
+    losses = [task_loss(t, out.logits[t], batch[t]) for t in TASKS]
+    weighted = torch.autograd.grad(sum((i + 1) * loss for i, loss in enumerate(losses)), list(model.parameters()),
+                                   retain_graph=True, allow_unused=True)
+    plain = torch.autograd.grad(sum(losses), list(model.parameters()), allow_unused=True)
+    expected = {names[id(p)]: w if id(p) in shared else g for p, w, g in zip(model.parameters(), weighted, plain)}
+    train_step(model, _WeightedGradients(), torch.optim.SGD(model.parameters(), lr=0.0), batch, list(TASKS),
+               grad_on=grad_on)
+    for k, p in model.named_parameters():                      # None: unused (gated's frame query)
+        assert (p.grad is None) == (expected[k] is None), k
+        assert p.grad is None or torch.allclose(p.grad, expected[k], atol=1e-6, rtol=1e-4), k
+
+
+@pytest.mark.parametrize("sharing", ["mtan", "mmoe", "ple"])
+def test_fit_trains_the_new_strategies_with_equal_and_pcgrad(tiny_corpus, sharing):
+    for weighting in ("equal", "pcgrad"):
+        history = fit(tiny_corpus, tasks=["vad", "speaker"], sharing=sharing, weighting=weighting, epochs=1,
+                      progress=False, model_options=dict(width=16), diagnose_every=1)
+        assert history.test["vad"]["accuracy"] > 0 and np.isfinite(history.step_weights).all()
+        assert 0 < abs(history.cosines[0]["matrix"][0][1]) < 1
+        if sharing == "mtan":
+            assert len(history.gates["vad"]) == 16 and not history.expert_weights
+        else:
+            assert [len(history.expert_weights[t]) for t in ("vad", "speaker")] == [2 if sharing == "mmoe" else 3] * 2
+            assert all(abs(sum(w) - 1) < 1e-5 for w in history.expert_weights.values())
+
+
+def test_bad_expert_arguments_are_named():
+    with pytest.raises(ValueError, match="experts must be a positive number of shared experts, got experts=0"):
+        MultiTaskModel(TASKS, sharing="mmoe", experts=0)
+    with pytest.raises(ValueError, match="task_experts must be 0 or more experts per task, got task_experts=-1"):
+        MultiTaskModel(TASKS, sharing="ple", task_experts=-1)
+    with pytest.raises(ValueError, match=r"expert_layers must be between 1 and lstm_layers=2 .*got expert_layers=3"):
+        MultiTaskModel(TASKS, sharing="ple", expert_layers=3)
+    with pytest.raises(ValueError, match="got expert_layers=0"):
+        MultiTaskModel(TASKS, sharing="mmoe", expert_layers=0)
+    assert MultiTaskModel(TASKS, sharing="hard", experts=0).sharing == "hard"      # other strategies ignore them

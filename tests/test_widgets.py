@@ -84,11 +84,14 @@ def test_gating_panel_retrains_on_the_ticked_tasks(clean_corpus):
     c["sharing"].value = "layer_attention"
     panel.run_button.click()
     assert spy.calls[-1]["model_options"] == {} and "image/png" in mimes(panel)
+    c["sharing"].value = "ple"
+    panel.run_button.click()
+    assert spy.calls[-1]["sharing"] == "ple" and "image/png" in mimes(panel) and panel.last_error is None
     for t in panel.task_names:
         c[t].value = False
     panel.run_button.click()
     assert isinstance(panel.last_error, ValueError) and "tick at least one task" in html(panel)
-    assert len(spy.calls) == 2
+    assert len(spy.calls) == 3
 
 
 def test_weighting_panel_fixed_weights_adversary_and_pareto_view(clean_corpus):

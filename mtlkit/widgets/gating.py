@@ -1,4 +1,4 @@
-"""Notebook 03's panel: switch tasks on and off, retrain a gated or layer-attention model, watch gates move."""
+"""Notebook 03's panel: switch tasks on and off, retrain a gated, attention or experts model, watch gates move."""
 from __future__ import annotations
 
 import ipywidgets as W
@@ -11,9 +11,12 @@ from ..models.multitask import GATES
 from ..train import TASK_ORDER, fit
 from .panel import Panel, html_table
 
+GATING_SHARINGS = ("gated", "layer_attention", "mtan", "mmoe", "ple")
+"""The sharing strategies of notebook 03, which the panel offers."""
+
 
 class GatingPanel(Panel):
-    """A checkbox per task, ``gated`` or ``layer_attention``, what a gate attends over; Run retrains.
+    """A checkbox per task, a sharing (gated, layer_attention, mtan, mmoe, ple), what a gate attends over; Run retrains.
 
     Introduced in notebooks/03_attention_task_gating.ipynb.
     """
@@ -26,7 +29,7 @@ class GatingPanel(Panel):
         controls = {t: W.Checkbox(value=True, description=t, indent=False, layout=W.Layout(width="110px"))
                     for t in self.task_names}
         controls.update(
-            sharing=W.ToggleButtons(options=["gated", "layer_attention"], value="gated", description="sharing"),
+            sharing=W.ToggleButtons(options=list(GATING_SHARINGS), value="gated", description="sharing"),
             gate=W.Dropdown(options=GATES, value="channel", description="gate over"),
             epochs=W.IntSlider(value=epochs or pick(12, 8), min=1, max=40, description="epochs"))
         super().__init__(controls)
@@ -58,6 +61,11 @@ class GatingPanel(Panel):
             if h.gates:
                 row.update({f"gate {t}": float(np.mean(v)) for t, v in h.gates.items()})
             rows.append(row)
-        picture = plots.gates(history) if history.gates else plots.layer_weights(history)
-        return [picture, "<p>every run so far (gate t: mean gate of task t; 0.88 at the start):</p>",
+        if history.expert_weights:
+            model = history.model
+            own = len(next(iter(model.levels[-1].own.values()))) if model.sharing == "ple" else 0
+            picture = plots.expert_weights(history.expert_weights, own=own, title=f"{model.sharing}: mean gate weights")
+        else:
+            picture = plots.gates(history) if history.gates else plots.layer_weights(history)
+        return [picture, "<p>every run so far (gate t: mean gate of task t; gated ones start at 0.88):</p>",
                 html_table(rows)]
