@@ -53,6 +53,17 @@ def test_meta_command_writes_results_and_a_figure(tmp_path, capsys):
     assert "steps=0: fast adaptation needs at least one inner step" in capsys.readouterr().err
 
 
+def test_meta_command_runs_cavia(tmp_path):
+    import json
+
+    out = tmp_path / "cavia"
+    assert main(["meta", "--methods", "cavia", "--shots", "1", "--meta-steps", "2", "--meta-batch", "2", "--tasks", "3",
+                 "--steps", "2", "--inner-steps", "1", "--inner-lr", "1.0", "--out", str(out), "--quiet"]) == 0
+    [record] = json.loads((out / "results.json").read_text())
+    assert record["method"] == "cavia" and record["inner_lr"] == 1.0 and len(record["curve"]) == 3
+    assert 0 <= record["accuracy"][0] <= 1
+
+
 def _subparsers(p):
     import argparse
 
@@ -93,6 +104,7 @@ def test_every_option_of_every_command_explains_itself_with_its_default_and_choi
     (["compare", "--tasks", "vad,emotions"], "unknown task 'emotions'; valid tasks: vad, speaker"),
     (["compare", "--seeds", "0,one"], "--seeds takes integers separated by commas, got 'one'"),
     (["meta", "--methods", "protonet,mamal"], "unknown method 'mamal'; valid methods: maml, fomaml"),
+    (["meta", "--methods", "cavia,cavai"], "unknown method 'cavai'; valid methods: maml, fomaml"),
     (["meta", "--shots", "0,5"], "--shots takes integers >= 1, got 0"),
 ])
 def test_comma_lists_are_checked_before_any_work(monkeypatch, capsys, argv, message):

@@ -136,6 +136,48 @@ class MetaNet(nn.Module):
         return self.head(self.embed(feats, lengths))
 
 
+class ContextNet(MetaNet):
+    """A MetaNet conditioned on a task context phi: features (batch, frames, n), lengths (batch,), phi (context,)
+    -> logits (batch, n_way); CAVIA's network (Zintgraf et al. 2019).
+
+    phi enters by FiLM (Perez et al. 2018) of the first layer's output h (batch, frames, width):
+    h -> h * (1 + gamma) + beta, with (gamma, beta) = ``film(phi)``, a linear layer whose bias starts at zero (so
+    phi = 0 starts as the identity). FiLM, not concatenation to the input, as the paper's convolutional
+    networks do (it FiLMs a middle conv layer of its Mini-Imagenet network): features along time are
+    convolved, so a context concatenated to every frame could only shift the first conv's output, while FiLM
+    also scales it, and a conv layer, a nonlinearity and the pooling still follow. Unlike the paper, the
+    FiLM comes after the first block's ReLU, not before it (the kit's blocks end with their ReLU). The same
+    FiLM as the ``task_embedding`` method's, fed with a vector found by gradient descent instead of the mean
+    support embedding. ``context=None`` is phi = 0. Introduced in notebooks/07_task_embeddings.ipynb.
+    """
+
+    def __init__(self, n_way: int = 5, n_features: int = 40, width: int = 32, encoder: str = "cnn",
+                 norm: str = "layer", context: int = 16, frame_pool: int = 3):
+        if isinstance(context, bool) or not isinstance(context, int) or context < 1:
+            raise ValueError(f"context={context!r}: the context vector needs a whole number of entries >= 1")
+        super().__init__(n_way, n_features, width, encoder, norm, frame_pool)
+        self.context_size = context
+        self.film = nn.Linear(context, 2 * width)
+        nn.init.zeros_(self.film.bias)
+
+    def embed(self, feats: torch.Tensor, lengths: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """(batch, frames, n), (batch,), phi (context,) -> (batch, width), the first layer's output FiLM-ed by phi."""
+        if context is None:
+            context = torch.zeros(self.context_size, dtype=self.film.weight.dtype, device=self.film.weight.device)
+        # one row through the linear layer: F.linear's path for a 1-D input failed under vmap and grad on the
+        # tests' stand-in GPU tensors (tests/test_device.py)
+        gamma, beta = self.film(context[None])[0].chunk(2, -1)             # (width,) each
+        x, lengths = self.pooled(feats, lengths)
+        for k, layer in enumerate(self.layers()):
+            x = layer(x, lengths)
+            if k == 0:                                                     # padding stays zero for the next conv
+                x = (x * (1 + gamma) + beta) * frame_mask(lengths, x.shape[1]).unsqueeze(-1)
+        return self.average(x, lengths)
+
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.embed(feats, lengths, context))
+
+
 def can_vmap(model: nn.Module) -> bool:
     """False when the model holds a recurrent layer (``aten::lstm`` has no vmap batching rule)."""
     return not any(isinstance(m, nn.RNNBase) for m in model.modules())
