@@ -53,15 +53,18 @@ def test_meta_command_writes_results_and_a_figure(tmp_path, capsys):
     assert "steps=0: fast adaptation needs at least one inner step" in capsys.readouterr().err
 
 
-def test_meta_command_runs_cavia(tmp_path):
+def test_meta_command_runs_cavia_with_each_method_s_own_inner_loop_unless_told(tmp_path):
     import json
 
     out = tmp_path / "cavia"
-    assert main(["meta", "--methods", "cavia", "--shots", "1", "--meta-steps", "2", "--meta-batch", "2", "--tasks", "3",
-                 "--steps", "2", "--inner-steps", "1", "--inner-lr", "1.0", "--out", str(out), "--quiet"]) == 0
-    [record] = json.loads((out / "results.json").read_text())
-    assert record["method"] == "cavia" and record["inner_lr"] == 1.0 and len(record["curve"]) == 3
-    assert 0 <= record["accuracy"][0] <= 1
+    assert main(["meta", "--methods", "cavia,anil", "--shots", "1", "--meta-steps", "2", "--meta-batch", "2",
+                 "--tasks", "3", "--steps", "2", "--out", str(out), "--quiet"]) == 0
+    cavia, anil = json.loads((out / "results.json").read_text())
+    assert cavia["method"] == "cavia" and len(cavia["curve"]) == 3 and 0 <= cavia["accuracy"][0] <= 1
+    assert (cavia["inner_lr"], anil["inner_lr"]) == (1.0, 0.1)              # CAVIA's default, everyone else's
+    assert main(["meta", "--methods", "cavia", "--shots", "1", "--meta-steps", "1", "--meta-batch", "2", "--tasks",
+                 "2", "--steps", "1", "--inner-lr", "0.5", "--inner-steps", "1", "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "results.json").read_text())[0]["inner_lr"] == 0.5
 
 
 def _subparsers(p):
