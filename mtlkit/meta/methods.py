@@ -349,8 +349,10 @@ class CAVIA(Method):
 
     Per task, phi_0 = 0 and phi <- phi - inner_lr * dL_support(theta, phi)/dphi (``inner_steps`` times); theta
     never moves in the inner loop. The meta-loss mean_i L_query_i(theta, phi_i) is backpropagated to theta
-    through those steps (second order). phi FiLMs the network's first layer (see :class:`ContextNet`): the
-    inner loop learns a task embedding by gradient descent. ``contexts(batch, steps)`` -> (tasks, context).
+    through those steps (second order). phi FiLMs the output of the network's first layer, as the paper's
+    convolutional networks condition a middle layer (FiLM scales and shifts; a context concatenated to the
+    frames of a conv net could only shift them; see :class:`ContextNet`): the inner loop learns a task
+    embedding by gradient descent. ``contexts(batch, steps)`` -> (tasks, context).
     By default 2 inner steps of 1.0, the paper's setting for few-shot image classification.
     Introduced in notebooks/07_task_embeddings.ipynb.
     """

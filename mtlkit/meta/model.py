@@ -142,13 +142,14 @@ class ContextNet(MetaNet):
 
     phi enters by FiLM (Perez et al. 2018) of the first layer's output h (batch, frames, width):
     h -> h * (1 + gamma) + beta, with (gamma, beta) = ``film(phi)``, a linear layer whose bias starts at zero (so
-    phi = 0 starts as the identity). FiLM, not concatenation to the input, as the paper's convolutional
-    networks do (it FiLMs a middle conv layer of its Mini-Imagenet network): features along time are
-    convolved, so a context concatenated to every frame could only shift the first conv's output, while FiLM
-    also scales it, and a conv layer, a nonlinearity and the pooling still follow. Unlike the paper, the
-    FiLM comes after the first block's ReLU, not before it (the kit's blocks end with their ReLU). The same
-    FiLM as the ``task_embedding`` method's, fed with a vector found by gradient descent instead of the mean
-    support embedding. ``context=None`` is phi = 0. Introduced in notebooks/07_task_embeddings.ipynb.
+    phi = 0 starts as the identity); padding frames stay zero. FiLM, not concatenation to the input, as the
+    paper's convolutional networks do (it FiLMs a middle conv layer of its Mini-Imagenet network): features
+    along time are convolved, so a context concatenated to every frame could only shift the first conv's
+    output (away from the utterance's ends), while FiLM also scales it, and a conv layer, a nonlinearity and
+    the pooling still follow. Unlike the paper, the FiLM comes after the first block's ReLU, not before it
+    (the kit's blocks end with their ReLU). The form of the ``task_embedding`` method's FiLM, fed with a
+    vector found by gradient descent instead of the mean support embedding. ``context=None`` is phi = 0.
+    Introduced in notebooks/07_task_embeddings.ipynb.
     """
 
     def __init__(self, n_way: int = 5, n_features: int = 40, width: int = 32, encoder: str = "cnn",
