@@ -119,14 +119,14 @@ def _meta(args) -> int:
     from .meta.methods import METHODS
 
     methods, shots = _checked(args.methods, "method", METHODS), _numbers(args.shots, "shots", low=1)
+    inner = {k: v for k, v in (("inner_lr", args.inner_lr), ("inner_steps", args.inner_steps)) if v is not None}
     preset = args.preset or ("languages" if args.family == "language" else "meta")
     corpus = _load(args.data, args) if args.data else make_corpus(preset, seed=args.corpus_seed)
     records = meta_compare(corpus, family=args.family, methods=methods, shots=shots, steps=args.steps,
                            meta_steps=args.meta_steps, meta_batch=args.meta_batch, tasks=args.tasks,
                            n_way=args.n_way, queries=args.queries, label=args.label, seed=args.seed, out=args.out,
-                           progress=not args.quiet, inner_lr=args.inner_lr, outer_lr=args.outer_lr,
-                           optimizer=args.optimizer, encoder=args.encoder, inner_steps=args.inner_steps,
-                           held_out=_names(args.held_out) if args.held_out else None)
+                           progress=not args.quiet, outer_lr=args.outer_lr, optimizer=args.optimizer,
+                           encoder=args.encoder, held_out=_names(args.held_out) if args.held_out else None, **inner)
     print(f"{len(records)} results: {Path(args.out) / 'results.json'}   figure: {Path(args.out) / 'results.png'}")
     return 0
 
@@ -226,8 +226,10 @@ def parser() -> argparse.ArgumentParser:
     meta.add_argument("--meta-steps", type=int, help="outer steps (default: 300, 60 in fast mode)")
     meta.add_argument("--meta-batch", type=int, default=16, help="tasks per outer step")
     meta.add_argument("--tasks", type=int, default=100, help="test episodes per method")
-    meta.add_argument("--inner-steps", type=int, default=5, help="adaptation steps during meta-training")
-    meta.add_argument("--inner-lr", type=float, default=0.1, help="learning rate of the adaptation steps")
+    meta.add_argument("--inner-steps", type=int, help="adaptation steps during meta-training (default: each "
+                      "method's own, 5; cavia 2)")
+    meta.add_argument("--inner-lr", type=float, help="learning rate of the adaptation steps (default: each "
+                      "method's own, 0.1; cavia 1.0)")
     meta.add_argument("--outer-lr", type=float, default=3e-3, help="learning rate of the outer (meta) steps")
     meta.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS),
                       help=f"the outer optimiser: {_listed(sorted(OPTIMIZERS))}")

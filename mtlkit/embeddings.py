@@ -200,3 +200,24 @@ def closeness_test(x: np.ndarray, labels, permutations: int = 2000, seed: int = 
     ratio = _ratio(pairs, labels)
     shuffled = [_ratio(pairs, rng.permutation(labels)) for _ in range(permutations)]
     return ratio, float((1 + sum(r <= ratio for r in shuffled)) / (1 + permutations))
+
+
+def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
+    """Linear CKA (Kornblith et al. 2019) of two representations (N, D1) and (N, D2) of the same N items.
+
+    With the columns centred, ||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F): 1 when the two agree up to a rotation and
+    a scale, near 0 when unrelated. Introduced in notebooks/07_task_embeddings.ipynb.
+    """
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if len(x) != len(y):
+        raise ValueError(f"linear_cka compares two representations of the same items: got {len(x)} and {len(y)} rows")
+    x, y = x - x.mean(0), y - y.mean(0)
+    return float(np.linalg.norm(y.T @ x) ** 2 / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)))
+
+
+def cka_test(x: np.ndarray, y: np.ndarray, permutations: int = 1000, seed: int = 0) -> tuple[float, np.ndarray]:
+    """:func:`linear_cka` of x and y, and the CKAs of ``permutations`` controls (permutations,) in which the rows of
+    y are shuffled: the same two clouds of points with the item-to-item correspondence broken.
+    Introduced in notebooks/07_task_embeddings.ipynb."""
+    rng = np.random.default_rng(seed)
+    return linear_cka(x, y), np.array([linear_cka(x, y[rng.permutation(len(y))]) for _ in range(permutations)])

@@ -53,6 +53,20 @@ def test_meta_command_writes_results_and_a_figure(tmp_path, capsys):
     assert "steps=0: fast adaptation needs at least one inner step" in capsys.readouterr().err
 
 
+def test_meta_command_runs_cavia_with_each_method_s_own_inner_loop_unless_told(tmp_path):
+    import json
+
+    out = tmp_path / "cavia"
+    assert main(["meta", "--methods", "cavia,anil", "--shots", "1", "--meta-steps", "2", "--meta-batch", "2",
+                 "--tasks", "3", "--steps", "2", "--out", str(out), "--quiet"]) == 0
+    cavia, anil = json.loads((out / "results.json").read_text())
+    assert cavia["method"] == "cavia" and len(cavia["curve"]) == 3 and 0 <= cavia["accuracy"][0] <= 1
+    assert (cavia["inner_lr"], anil["inner_lr"]) == (1.0, 0.1)              # CAVIA's default, everyone else's
+    assert main(["meta", "--methods", "cavia", "--shots", "1", "--meta-steps", "1", "--meta-batch", "2", "--tasks",
+                 "2", "--steps", "1", "--inner-lr", "0.5", "--inner-steps", "1", "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "results.json").read_text())[0]["inner_lr"] == 0.5
+
+
 def _subparsers(p):
     import argparse
 
@@ -93,6 +107,7 @@ def test_every_option_of_every_command_explains_itself_with_its_default_and_choi
     (["compare", "--tasks", "vad,emotions"], "unknown task 'emotions'; valid tasks: vad, speaker"),
     (["compare", "--seeds", "0,one"], "--seeds takes integers separated by commas, got 'one'"),
     (["meta", "--methods", "protonet,mamal"], "unknown method 'mamal'; valid methods: maml, fomaml"),
+    (["meta", "--methods", "cavia,cavai"], "unknown method 'cavai'; valid methods: maml, fomaml"),
     (["meta", "--shots", "0,5"], "--shots takes integers >= 1, got 0"),
 ])
 def test_comma_lists_are_checked_before_any_work(monkeypatch, capsys, argv, message):

@@ -160,7 +160,8 @@ def sampler(meta_corpus):
     return EpisodeSampler(meta_corpus, "speaker_adaptation", n_way=3, k_shot=2, queries=1)
 
 
-@pytest.mark.parametrize("name", ["maml", "anil", "metasgd", "reptile", "protonet", "task_embedding", "finetune"])
+@pytest.mark.parametrize("name", ["maml", "anil", "metasgd", "reptile", "protonet", "task_embedding", "cavia",
+                                  "finetune"])
 def test_meta_learning_methods_move_the_episodes_to_their_device(sampler, name):
     from mtlkit.meta import make_method
     from mtlkit.meta.experiment import evaluate
@@ -176,6 +177,9 @@ def test_meta_learning_methods_move_the_episodes_to_their_device(sampler, name):
         assert len(result["curve"]) == 2 and len(result["per_task"]) == 2
         guess = method.predict(sampler.tensors(episodes), 1, episodes)
         assert guess.device == ELSEWHERE and guess.shape == (2, 3)
+        if name == "cavia":
+            phi = method.contexts(sampler.tensors(episodes), 1)
+            assert phi.device == ELSEWHERE and phi.shape == (2, 16)
 
 
 def test_task_space_stages_and_the_adaptation_panel_follow_the_method(sampler):

@@ -87,3 +87,24 @@ def test_linear_r2_is_one_for_a_linear_function_and_near_zero_for_noise():
     assert 0.46 < linear_r2(big, half) < 0.54
     with pytest.raises(ValueError, match="one value per embedding"):
         linear_r2(x, noise[:10])
+
+
+def test_linear_cka_closed_form_invariances_and_its_shuffled_control():
+    """CKA is 1 for a rotated, scaled, shifted copy, matches the formula (Kornblith et al. 2019, eq. 5 with a
+    linear kernel) written with centring matrices, and shuffling the rows breaks it."""
+    from mtlkit.embeddings import cka_test, linear_cka
+
+    x, _ = clusters(k=4, n=15, d=6)
+    q, _ = np.linalg.qr(np.random.default_rng(1).normal(size=(6, 6)))
+    assert abs(linear_cka(x, 3 * x @ q + 5) - 1) < 1e-12
+    y = np.random.default_rng(2).normal(size=(60, 3))
+    h = np.eye(60) - 1 / 60
+    k, l_ = h @ x @ x.T @ h, h @ y @ y.T @ h
+    hsic = lambda a, b: np.trace(a @ b)                                      # noqa: E731
+    assert abs(linear_cka(x, y) - hsic(k, l_) / np.sqrt(hsic(k, k) * hsic(l_, l_))) < 1e-12
+    observed, shuffled = cka_test(x, x @ q[:, :3] + 0.1 * y, permutations=200)       # half of x's directions
+    assert shuffled.shape == (200,) and observed > 0.4 > 0.2 > np.quantile(shuffled, 0.95)
+    observed, shuffled = cka_test(x, y, permutations=200)                              # unrelated
+    assert observed < np.quantile(shuffled, 0.95)
+    with pytest.raises(ValueError, match="same items: got 60 and 59 rows"):
+        linear_cka(x, y[:59])

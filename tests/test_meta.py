@@ -214,7 +214,8 @@ def test_reptile_moves_theta_towards_the_adapted_weights_the_same_with_vmap_and_
     assert any(g.abs().sum() > 0 for g in grads[0])
 
 
-@pytest.mark.parametrize("name", ["maml", "anil", "metasgd", "protonet", "task_embedding", "finetune", "scratch"])
+@pytest.mark.parametrize("name", ["maml", "anil", "metasgd", "protonet", "task_embedding", "cavia", "finetune",
+                                  "scratch"])
 def test_predict_agrees_with_the_accuracy_curve(sampler, name):
     method = make_method(name, sampler, width=8, seed=0)
     method.meta_train(3 if method.meta_trained else 0, meta_batch=2)
@@ -336,3 +337,128 @@ def test_max_shots_is_the_largest_k_that_sample_can_draw(meta_corpus, family):
         with pytest.raises(ValueError, match="k_shot \\+ queries"):
             over.sample(split, np.random.default_rng(0))
         assert over.max_shots(split) == k                          # the bound does not depend on the sampler's K
+
+
+def _cavia(sampler, **options):
+    return make_method("cavia", sampler, **{"width": 8, "seed": 0, **options})
+
+
+def test_cavia_inner_loop_moves_only_phi_and_phi_starts_at_zero_for_every_task(sampler):
+    """The adapted state of a task is theta (untouched) and its phi; phi = 0 before any step, in every task."""
+    method = _cavia(sampler, inner_lr=1.0)
+    method.meta_train(3, meta_batch=2)
+    theta = {k: v.detach().clone() for k, v in method.model.named_parameters()}
+    grads = {k: v.grad.clone() for k, v in method.model.named_parameters()}
+    episodes = [sampler.sample("test", np.random.default_rng(s)) for s in range(4)]
+    batch = sampler.tensors(episodes)
+    for key in ("x_q", "len_q", "y_q"):                       # every task is asked about the same queries
+        batch[key] = batch[key][:1].expand_as(batch[key]).clone()
+    assert torch.equal(method.contexts(batch, 0), torch.zeros(4, 16))
+    phi = method.contexts(batch, 3)
+    assert phi.shape == (4, 16) and (phi[0] - phi[1]).abs().max() > 1e-4          # the support sets differ
+    logits = {s: torch.stack([method.model(batch["x_q"][t], batch["len_q"][t], c) for t, c in enumerate(
+        method.contexts(batch, s))]) for s in (0, 3)}
+    for steps in (0, 3):                                      # theta as stored, phi as adapted: the predictions
+        assert torch.equal(method.predict(batch, steps), logits[steps].argmax(-1))
+    assert all(torch.equal(logits[0][0], logits[0][t]) for t in range(4))          # no task is told apart at 0
+    assert not torch.equal(logits[3][0], logits[3][1])
+    assert all(torch.equal(p, theta[k]) and torch.equal(p.grad, grads[k]) for k, p in method.model.named_parameters())
+
+
+def test_one_cavia_inner_step_is_minus_lr_times_the_support_gradient_at_zero(sampler):
+    """phi_1 = 0 - lr * dL_support/dphi at phi = 0, and phi_2 one more such step, computed with torch.autograd."""
+    method = _cavia(sampler, width=4, context=3, inner_lr=0.5)
+    method.meta_train(2, meta_batch=2)
+    batch = _batch(sampler, tasks=3, seed=4)
+    ours = [method.contexts(batch, steps) for steps in (1, 2)]
+    method.model.eval()
+    for t in range(3):
+        phi = torch.zeros(3)
+        for steps in (1, 2):
+            phi = phi.detach().requires_grad_()
+            loss = F.cross_entropy(method.model(batch["x_s"][t], batch["len_s"][t], phi), batch["y_s"][t])
+            phi = phi - 0.5 * torch.autograd.grad(loss, phi)[0]
+            assert torch.allclose(ours[steps - 1][t], phi, atol=1e-6), (t, steps)
+    assert ours[0].abs().max() > 1e-4
+
+
+def _cavia_meta_loss_by_hand(model, batch, lr, steps, first_order=False):
+    """CAVIA's meta-loss as the reference code writes it: a loop over tasks, torch.autograd.grad on phi."""
+    total = 0.0
+    for t in range(len(batch["y_s"])):
+        phi = torch.zeros(model.context_size, dtype=torch.float64, requires_grad=True)
+        for _ in range(steps):
+            loss = F.cross_entropy(model(batch["x_s"][t], batch["len_s"][t], phi), batch["y_s"][t])
+            g = torch.autograd.grad(loss, phi, create_graph=not first_order)[0]
+            phi = phi - lr * g
+        total = total + F.cross_entropy(model(batch["x_q"][t], batch["len_q"][t], phi), batch["y_q"][t])
+    return total / len(batch["y_s"])
+
+
+def test_cavia_meta_gradient_is_second_order_and_matches_autograd_and_finite_differences(sampler):
+    batch = {k: v.double() if v.is_floating_point() else v for k, v in _batch(sampler, tasks=3, seed=2).items()}
+    grads = []
+    for vectorize in (True, False):
+        method = _cavia(sampler, width=4, context=3, inner_lr=0.5, inner_steps=2, vectorize=vectorize)
+        method.model.double()
+        method.optimizer.zero_grad()
+        loss = method.meta_step(batch)
+        grads.append({k: p.grad.clone() for k, p in method.model.named_parameters()})
+    model = method.model
+    params = list(model.parameters())
+    ref = torch.autograd.grad(_cavia_meta_loss_by_hand(model, batch, 0.5, 2), params)
+    first = torch.autograd.grad(_cavia_meta_loss_by_hand(model, batch, 0.5, 2, first_order=True), params)
+    for ours in grads:
+        assert max((ours[k] - r).abs().max().item() for k, r in zip(dict(model.named_parameters()), ref)) < 1e-10
+    assert max((a - b).abs().max().item() for a, b in zip(ref, first)) > 1e-4       # the inner step's own gradient
+    for name, index in (("film.weight", (0, 0)), ("blocks.0.conv.weight", (1, 2, 3)), ("head.weight", (2, 1))):
+        p, eps, values = dict(model.named_parameters())[name], 1e-6, []
+        for sign in (1, -1):
+            with torch.no_grad():
+                p[index] += sign * eps
+            values.append(_cavia_meta_loss_by_hand(model, batch, 0.5, 2).item())
+            with torch.no_grad():
+                p[index] -= sign * eps
+        assert abs((values[0] - values[1]) / (2 * eps) - grads[0][name][index].item()) < 1e-7, name
+    assert abs(loss.item() - _cavia_meta_loss_by_hand(model, batch, 0.5, 2).item()) < 1e-12
+
+
+@pytest.mark.parametrize("family", ["speaker_adaptation", "speaker_id", "accent", "noise", "language"])
+def test_cavia_runs_on_every_family_the_same_with_vmap_and_a_loop(meta_corpus, meta_preset, language_corpus, family):
+    corpus = {"accent": meta_preset, "noise": meta_preset, "language": language_corpus}.get(family, meta_corpus)
+    tasks = EpisodeSampler(corpus, family, n_way=3, k_shot=1, queries=1)
+    batch, phis = _batch(tasks, tasks=3, seed=1), []
+    for vectorize in (True, False):
+        method = _cavia(tasks, inner_steps=1, vectorize=vectorize)
+        method.meta_train(1, meta_batch=2)
+        phis.append(method.contexts(batch, 2))
+        assert method.curve(batch, 2).shape == (3, 3) and method.predict(batch, 2).shape == batch["y_q"].shape
+    assert phis[0].shape == (3, 16) and torch.allclose(phis[0], phis[1], atol=1e-6)
+
+
+def test_cavia_with_the_lstm_encoder_loops_and_bad_options_are_named(sampler):
+    method = _cavia(sampler, encoder="cnn_lstm", inner_steps=1, context=4)
+    method.meta_train(1, meta_batch=2)                                    # a loop over tasks, automatically
+    assert method.contexts(_batch(sampler, tasks=2), 1).shape == (2, 4)
+    with pytest.raises(ValueError, match="no vmap batching rule"):
+        _cavia(sampler, encoder="cnn_lstm", vectorize=True).meta_train(1, meta_batch=2)
+    for bad in (0, -3, 2.5, "16", True):
+        with pytest.raises(ValueError, match=f"context={bad!r}: CAVIA's context vector needs a whole number"):
+            make_method("cavia", sampler, context=bad)
+    with pytest.raises(ValueError, match="unknown meta-learning method 'cavai'"):
+        make_method("cavai", sampler)
+    with pytest.raises(ValueError, match="inner_steps=0"):
+        make_method("cavia", sampler, inner_steps=0)
+
+
+def test_cavia_meta_training_beats_the_untrained_network_on_held_out_speakers(meta_preset):
+    """With the fixed label map theta can hold an emotion classifier and phi adapts it to a new speaker. (With
+    shuffled labels phi alone must carry the label map: notebook 07 measures what little that learns.)"""
+    adaptation = EpisodeSampler(meta_preset, "speaker_adaptation", n_way=5, k_shot=5, queries=3,
+                                shuffle_labels=False)
+    scores = {}
+    for steps in (0, 100):
+        method = make_method("cavia", adaptation, seed=0)                     # 2 steps of 1.0 on phi
+        method.meta_train(steps, meta_batch=8, seed=0)
+        scores[steps] = evaluate(method, adaptation, tasks=60, steps=2)["accuracy"][0]   # the same 60 episodes
+    assert scores[100] > scores[0] + 0.1 and scores[100] > 1 / 5 + 0.1, scores

@@ -52,6 +52,24 @@ def adapt(model, params: dict, buffers: dict, x, lengths, y, steps: int, lr: flo
     return params
 
 
+def adapt_context(model, params: dict, buffers: dict, x, lengths, y, steps: int, lr: float,
+                  first_order: bool = False) -> list:
+    """CAVIA's inner loop on one task: phi_0 = 0, then phi_{s+1} = phi_s - lr * dL_support(theta, phi_s)/dphi.
+
+    ``model`` takes the context as its third input (a :class:`~mtlkit.meta.model.ContextNet`); theta
+    (``params``) is only read, never moved. Returns [phi_0, ..., phi_steps], each (context,).
+    Introduced in notebooks/07_task_embeddings.ipynb.
+    """
+    weight = params["film.weight"]
+    phi = torch.zeros(model.context_size, dtype=weight.dtype, device=weight.device)
+    phis = [phi]
+    for _ in range(steps):
+        g = grad(lambda c: F.cross_entropy(functional_call(model, (params, buffers), (x, lengths, c)), y))(phi)
+        phi = phi - lr * (g.detach() if first_order else g)
+        phis.append(phi)
+    return phis
+
+
 def query_loss(model, params, buffers, x_s, len_s, y_s, x_q, len_q, y_q, **adapt_options) -> torch.Tensor:
     """One task: adapt on the support set, return the loss of the adapted parameters on the query set."""
     adapted = adapt(model, params, buffers, x_s, len_s, y_s, **adapt_options)

@@ -4,6 +4,7 @@
   inner learning rate per parameter), ``reptile``: gradient-based meta-learning of an initialisation.
 - ``protonet``: prototypical networks (a class is the mean embedding of its support examples).
 - ``task_embedding``: the reference design's pipeline (see :class:`TaskEmbedding`).
+- ``cavia``: the inner loop adapts only a context vector fed to the network, from zero (see :class:`CAVIA`).
 - ``scratch``: a fresh network trained on the support set; ``finetune``: a network pretrained on all training
   tasks' labels, then fine-tuned on the support set. Both pick their inner learning rate from a small grid on
   training episodes (``LR_GRID``); the meta-learners keep the ``inner_lr`` they were meta-trained with.
@@ -25,8 +26,8 @@ from torch.func import functional_call, grad, vmap
 from ..config import check_choice, pick
 from ..device import to_device
 from ..progress import progress_bar
-from .functional import accuracy_curve, adapt, meta_loss, over_tasks
-from .model import MetaNet, can_vmap, update_statistics
+from .functional import KEYS, accuracy_curve, adapt, adapt_context, meta_loss, over_tasks
+from .model import ContextNet, MetaNet, can_vmap, update_statistics
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
 """Outer-loop optimisers by name."""
@@ -50,12 +51,16 @@ class Method:
         self.sampler, self.inner_lr, self.inner_steps, self.seed = sampler, inner_lr, inner_steps, seed
         self.vectorize, self.chunk_size = vectorize, chunk_size
         self.device = torch.device(device)
-        self.model = MetaNet(sampler.n_way, sampler.feats.shape[-1], width, encoder, norm).to(self.device)
+        self.model = self.network(width, encoder, norm).to(self.device)
         self.extra = nn.ParameterDict()
         self.build()
         self.optimizer = OPTIMIZERS[optimizer](list(self.model.parameters()) + list(self.extra.parameters()),
                                                lr=outer_lr)
         self.losses, self.seconds = [], 0.0
+
+    def network(self, width: int, encoder: str, norm: str) -> nn.Module:
+        """The network the method adapts: a :class:`MetaNet` (CAVIA's takes a context vector too)."""
+        return MetaNet(self.sampler.n_way, self.sampler.feats.shape[-1], width, encoder, norm)
 
     def build(self) -> None:
         """Create method-specific parameters in ``self.extra``, on ``self.device`` (none by default)."""
@@ -339,6 +344,76 @@ class TaskEmbedding(Method):
         return torch.stack([(p == batch["y_q"]).float().mean(1) for p in self._predictions(batch, steps)], 1)
 
 
+class CAVIA(Method):
+    """CAVIA (Zintgraf et al. 2019): the inner loop adapts only a context vector phi (context,), from phi = 0.
+
+    Per task, phi_0 = 0 and phi <- phi - inner_lr * dL_support(theta, phi)/dphi (``inner_steps`` times); theta
+    never moves in the inner loop. The meta-loss mean_i L_query_i(theta, phi_i) is backpropagated to theta
+    through those steps (second order). phi FiLMs the output of the network's first layer, as the paper's
+    convolutional networks condition a middle layer (FiLM scales and shifts; a context concatenated to the
+    frames of a conv net could only shift them; see :class:`ContextNet`): the inner loop learns a task
+    embedding by gradient descent. ``contexts(batch, steps)`` -> (tasks, context).
+    By default 2 inner steps of 1.0, the paper's setting for few-shot image classification.
+    Introduced in notebooks/07_task_embeddings.ipynb.
+    """
+
+    name = "cavia"
+
+    def __init__(self, sampler, context: int = 16, inner_lr: float = 1.0, inner_steps: int = 2, **options):
+        if isinstance(context, bool) or not isinstance(context, int) or context < 1:
+            raise ValueError(f"context={context!r}: CAVIA's context vector needs a whole number of entries >= 1")
+        self.context = context
+        super().__init__(sampler, inner_lr=inner_lr, inner_steps=inner_steps, **options)
+
+    def network(self, width, encoder, norm):
+        return ContextNet(self.sampler.n_way, self.sampler.feats.shape[-1], width, encoder, norm, self.context)
+
+    def _vectorize(self) -> bool:
+        vectorize = can_vmap(self.model) if self.vectorize is None else self.vectorize
+        if vectorize and not can_vmap(self.model):
+            raise ValueError("this model holds an LSTM, which has no vmap batching rule; use vectorize=False")
+        return vectorize
+
+    def meta_step(self, batch):
+        params, buffers = self.params(), self.buffers()
+
+        def task(x_s, len_s, y_s, x_q, len_q, y_q):
+            phi = adapt_context(self.model, params, buffers, x_s, len_s, y_s, self.inner_steps, self.inner_lr)[-1]
+            return F.cross_entropy(functional_call(self.model, (params, buffers), (x_q, len_q, phi)), y_q)
+
+        loss = over_tasks(task, *(batch[k] for k in KEYS), vectorize=self._vectorize(),
+                          chunk_size=self.chunk_size).mean()
+        loss.backward()
+        return loss.detach()
+
+    def _adapted(self, batch, steps) -> tuple:
+        """Eval mode, no meta-gradient: phi after 0..``steps`` steps (tasks, steps + 1, context) and the query
+        logits with each (tasks, steps + 1, Q, N)."""
+        self.model.eval()
+        batch = to_device(batch, self.device)
+        params = {k: v.detach() for k, v in self.params().items()}
+        buffers = self.buffers()
+
+        def task(x_s, len_s, y_s, x_q, len_q):
+            phis = adapt_context(self.model, params, buffers, x_s, len_s, y_s, steps, self.inner_lr, first_order=True)
+            logits = [functional_call(self.model, (params, buffers), (x_q, len_q, phi)) for phi in phis]
+            return torch.stack(phis).detach(), torch.stack(logits).detach()
+
+        return over_tasks(task, *(batch[k] for k in KEYS[:5]), vectorize=self._vectorize(),
+                          chunk_size=self.chunk_size)
+
+    def contexts(self, batch, steps: int | None = None) -> torch.Tensor:
+        """(tasks, context): each task's phi after ``steps`` inner steps on its support set (default inner_steps)."""
+        return self._adapted(batch, self.inner_steps if steps is None else steps)[0][:, -1]
+
+    def predict(self, batch, steps, episodes=None):
+        return self._adapted(batch, steps)[1][:, -1].argmax(-1)
+
+    def curve(self, batch, steps, episodes=None):
+        logits = self._adapted(batch, steps)[1]
+        return (logits.argmax(-1) == to_device(batch["y_q"], self.device)[:, None]).float().mean(-1)
+
+
 def _tune_inner_lr(method, grid, seed: int, episodes: int | None = None) -> dict:
     """Set ``method.inner_lr`` to the value of ``grid`` with the best mean query accuracy on ``episodes``
     *training* episodes (32; 16 in fast mode) after ``method.inner_steps`` steps; returns every value's accuracy."""
@@ -429,8 +504,8 @@ class FineTune(Method):
                               vectorize=self.vectorize, chunk_size=self.chunk_size, per_task=heads)
 
 
-METHODS = {m.name: m for m in (MAMLMethod, FOMAML, ANIL, MetaSGD, Reptile, ProtoNet, TaskEmbedding, Scratch,
-                               FineTune)}
+METHODS = {m.name: m for m in (MAMLMethod, FOMAML, ANIL, MetaSGD, Reptile, ProtoNet, TaskEmbedding, CAVIA,
+                               Scratch, FineTune)}
 """Every few-shot method by the name the command line and the widgets list."""
 
 

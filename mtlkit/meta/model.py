@@ -108,20 +108,75 @@ class MetaNet(nn.Module):
         than at 20 ms). At 40 ms it is faster again, but on the tests' preset MAML then fell behind
         fine-tuning (0.41 against 0.53), so 30 ms it is.
         """
-        if self.frame_pool > 1:
-            feats = F.avg_pool1d(feats.transpose(1, 2), self.frame_pool, ceil_mode=True).transpose(1, 2)
-            lengths = pooled_lengths(lengths, self.frame_pool)
+        x, lengths = self.pooled(feats, lengths)
+        for layer in self.layers():
+            x = layer(x, lengths)
+        return self.average(x, lengths)
+
+    def pooled(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple:
+        """(batch, frames, n), (batch,) -> the same averaged ``frame_pool`` frames at a time, and their lengths."""
+        if self.frame_pool == 1:
+            return feats, lengths
+        feats = F.avg_pool1d(feats.transpose(1, 2), self.frame_pool, ceil_mode=True).transpose(1, 2)
+        return feats, pooled_lengths(lengths, self.frame_pool)
+
+    def layers(self) -> list:
+        """The encoder's layers in order, each ``layer(x, lengths)``: (batch, frames, n) -> (batch, frames, width)."""
         if self.encoder_kind == "cnn":
-            x = feats
-            for block in self.blocks:
-                x = block(x, lengths)
-        else:
-            x = self.lstm_encoder(feats, lengths)[-1]
+            return list(self.blocks)
+        return [lambda x, n, k=k: self.lstm_encoder.stage(k, x, n) for k in range(len(self.lstm_encoder.stages))]
+
+    @staticmethod
+    def average(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(batch, frames, width) -> (batch, width): the mean over each utterance's valid frames."""
         mask = frame_mask(lengths, x.shape[1]).unsqueeze(-1)
         return (x * mask).sum(1) / lengths.clamp_min(1).unsqueeze(-1)
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.head(self.embed(feats, lengths))
+
+
+class ContextNet(MetaNet):
+    """A MetaNet conditioned on a task context phi: features (batch, frames, n), lengths (batch,), phi (context,)
+    -> logits (batch, n_way); CAVIA's network (Zintgraf et al. 2019).
+
+    phi enters by FiLM (Perez et al. 2018) of the first layer's output h (batch, frames, width):
+    h -> h * (1 + gamma) + beta, with (gamma, beta) = ``film(phi)``, a linear layer whose bias starts at zero (so
+    phi = 0 starts as the identity); padding frames stay zero. FiLM, not concatenation to the input, as the
+    paper's convolutional networks do (it FiLMs a middle conv layer of its Mini-Imagenet network): features
+    along time are convolved, so a context concatenated to every frame could only shift the first conv's
+    output (away from the utterance's ends), while FiLM also scales it, and a conv layer, a nonlinearity and
+    the pooling still follow. Unlike the paper, the FiLM comes after the first block's ReLU, not before it
+    (the kit's blocks end with their ReLU). The form of the ``task_embedding`` method's FiLM, fed with a
+    vector found by gradient descent instead of the mean support embedding. ``context=None`` is phi = 0.
+    Introduced in notebooks/07_task_embeddings.ipynb.
+    """
+
+    def __init__(self, n_way: int = 5, n_features: int = 40, width: int = 32, encoder: str = "cnn",
+                 norm: str = "layer", context: int = 16, frame_pool: int = 3):
+        if isinstance(context, bool) or not isinstance(context, int) or context < 1:
+            raise ValueError(f"context={context!r}: the context vector needs a whole number of entries >= 1")
+        super().__init__(n_way, n_features, width, encoder, norm, frame_pool)
+        self.context_size = context
+        self.film = nn.Linear(context, 2 * width)
+        nn.init.zeros_(self.film.bias)
+
+    def embed(self, feats: torch.Tensor, lengths: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """(batch, frames, n), (batch,), phi (context,) -> (batch, width), the first layer's output FiLM-ed by phi."""
+        if context is None:
+            context = torch.zeros(self.context_size, dtype=self.film.weight.dtype, device=self.film.weight.device)
+        # one row through the linear layer: F.linear's path for a 1-D input failed under vmap and grad on the
+        # tests' stand-in GPU tensors (tests/test_device.py)
+        gamma, beta = self.film(context[None])[0].chunk(2, -1)             # (width,) each
+        x, lengths = self.pooled(feats, lengths)
+        for k, layer in enumerate(self.layers()):
+            x = layer(x, lengths)
+            if k == 0:                                                     # padding stays zero for the next conv
+                x = (x * (1 + gamma) + beta) * frame_mask(lengths, x.shape[1]).unsqueeze(-1)
+        return self.average(x, lengths)
+
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.embed(feats, lengths, context))
 
 
 def can_vmap(model: nn.Module) -> bool:
