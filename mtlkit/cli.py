@@ -11,6 +11,9 @@ from .data.generate import build_corpus
 
 
 def _corpus_make(args) -> int:
+    from .data.corpus import check_new_folder
+
+    check_new_folder(args.out)                        # before minutes of synthesis, not after
     overrides = {"seed": args.seed}
     if args.speakers is not None:
         overrides["speakers"] = args.speakers
@@ -216,8 +219,8 @@ def parser() -> argparse.ArgumentParser:
                       help=f"the task family: {_listed(FAMILIES)}")
     meta.add_argument("--held-out", help="test accents, noise conditions or languages, comma-separated "
                       "(default: the most frequent accent or condition; six languages of six families)")
-    meta.add_argument("--label", default="emotion", choices=("emotion", "keyword"),
-                      help="what speaker_adaptation tasks classify: emotion or keyword")
+    meta.add_argument("--label", choices=("emotion", "keyword"),
+                      help="what speaker_adaptation tasks classify: emotion (the default) or keyword")
     meta.add_argument("--methods", default=",".join(DEFAULT_METHODS), help=f"comma list of: {_listed(METHODS)}")
     meta.add_argument("--shots", default="1,5", help="K values (labelled utterances per class), comma-separated")
     meta.add_argument("--n-way", type=int, default=5, help="classes per episode")

@@ -30,6 +30,42 @@ def test_errors_are_one_line_with_status_2(tmp_path, capsys):
     assert stop.value.code == 2 and "invalid choice: 'medium' (choose from" in capsys.readouterr().err
 
 
+def test_corpus_make_refuses_an_unusable_output_before_any_work(tmp_path, monkeypatch, capsys):
+    """An existing file or a non-empty folder as --out: one line, status 2, and no synthesis was started."""
+    import mtlkit.cli as cli
+
+    started = []
+    monkeypatch.setattr(cli, "build_corpus", lambda config: started.append(config))
+    (tmp_path / "taken.txt").write_text("mine")
+    for out, says in ((tmp_path / "taken.txt", "taken.txt is a file"), (tmp_path, "exists and is not empty")):
+        assert main(["corpus", "make", "--out", str(out), "--speakers", "2"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("mtlkit: error: ") and says in err
+    assert started == [] and (tmp_path / "taken.txt").read_text() == "mine"
+
+
+def test_the_installed_console_script_reports_errors_in_one_line_with_status_2(tmp_path):
+    """Through the `mtlkit` executable pip installed, as a user types it."""
+    import shutil
+    from pathlib import Path
+
+    script = Path(sys.executable).with_name("mtlkit")
+    script = str(script) if script.exists() else shutil.which("mtlkit")
+    if script is None:
+        pytest.skip("no mtlkit console script next to this Python or on PATH")
+    (tmp_path / "taken.txt").write_text("mine")
+    cases = [(["corpus", "make", "--out", str(tmp_path / "taken.txt")], "is a file"),
+             (["corpus", "info", str(tmp_path / "nope")], "does not exist"),
+             (["compare", "--weighting", "nash"], "unknown weighting 'nash'"),
+             (["meta", "--methods", "mamal"], "unknown method 'mamal'")]
+    for argv, says in cases:
+        done = subprocess.run([script, *argv], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and done.stdout == "", (argv, done)
+        assert done.stderr.count("\n") == 1 and says in done.stderr and "Traceback" not in done.stderr, (argv, done)
+    version = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=60)
+    assert version.returncode == 0 and version.stdout.startswith("mtlkit ")
+
+
 def test_console_script_is_installed():
     done = subprocess.run([sys.executable, "-m", "mtlkit.cli", "corpus", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "make" in done.stdout and "info" in done.stdout

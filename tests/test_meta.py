@@ -462,3 +462,24 @@ def test_cavia_meta_training_beats_the_untrained_network_on_held_out_speakers(me
         method.meta_train(steps, meta_batch=8, seed=0)
         scores[steps] = evaluate(method, adaptation, tasks=60, steps=2)["accuracy"][0]   # the same 60 episodes
     assert scores[100] > scores[0] + 0.1 and scores[100] > 1 / 5 + 0.1, scores
+
+
+def test_sampler_refuses_what_it_would_silently_ignore_or_misread(meta_corpus):
+    with pytest.raises(ValueError, match="label='keyword' applies to the speaker_adaptation family only; accent "
+                                         "tasks classify keywords"):
+        EpisodeSampler(meta_corpus, "accent", label="keyword")
+    with pytest.raises(ValueError, match="held_out=\\['clean'\\] applies to the accent, noise and language families"):
+        EpisodeSampler(meta_corpus, "speaker_adaptation", held_out=["clean"])
+    noise = EpisodeSampler(meta_corpus, "noise", n_way=2, k_shot=1, queries=1, held_out="clean")   # a string is one
+    assert noise.tasks("test") == ["clean"]
+    assert EpisodeSampler(meta_corpus, "speaker_adaptation", n_way=3, k_shot=1, queries=1).label == "emotion"
+    sampler = EpisodeSampler(meta_corpus, "speaker_adaptation", n_way=3, k_shot=1, queries=1)
+    with pytest.raises(TypeError, match="rng must be a numpy Generator, e.g. np.random.default_rng\\(0\\); got 3"):
+        sampler.sample("train", 3)
+    with pytest.raises(ValueError, match="need n_way >= 2, k_shot >= 1 and queries >= 1, got n_way=3, k_shot=0"):
+        EpisodeSampler(meta_corpus, "speaker_adaptation", n_way=3, k_shot=0)
+    one = sampler.sample("train", np.random.default_rng(0))
+    other = EpisodeSampler(meta_corpus, "speaker_adaptation", n_way=3, k_shot=2, queries=1).sample(
+        "train", np.random.default_rng(0))
+    with pytest.raises(ValueError, match="episodes of different sizes cannot be stacked.*\\(3, 3\\), \\(6, 3\\)"):
+        sampler.tensors([one, other])

@@ -168,9 +168,7 @@ class Corpus:
 
     def save(self, folder) -> Path:
         """Write the corpus as a folder (wavs/, metadata.csv, vad.npz, speakers.csv, corpus.json), atomically."""
-        folder = Path(folder)
-        if folder.exists() and any(folder.iterdir()):
-            raise FileExistsError(f"{folder} exists and is not empty; choose a new folder (nothing was written)")
+        folder = check_new_folder(folder)
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
         try:
@@ -183,6 +181,16 @@ class Corpus:
             raise
         self.root = folder
         return folder
+
+
+def check_new_folder(folder) -> Path:
+    """``folder`` as a Path if a corpus can be written there (absent or an empty folder); FileExistsError if not."""
+    folder = Path(folder).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"{folder} is a file; choose a new folder (nothing was written)")
+    if folder.exists() and any(folder.iterdir()):
+        raise FileExistsError(f"{folder} exists and is not empty; choose a new folder (nothing was written)")
+    return folder
 
 
 def _ordered(column: str, values) -> list:

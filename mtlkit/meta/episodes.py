@@ -63,8 +63,15 @@ class EpisodeSampler:
     """
 
     def __init__(self, corpus, family: str = "speaker_adaptation", n_way: int = 5, k_shot: int = 5,
-                 queries: int = 3, label: str = "emotion", held_out=None, shuffle_labels: bool = True):
+                 queries: int = 3, label: str | None = None, held_out=None, shuffle_labels: bool = True):
         check_choice("task family", family, FAMILIES)
+        if label is not None and family != "speaker_adaptation":
+            raise ValueError(f"label={label!r} applies to the speaker_adaptation family only; {family} tasks classify "
+                             f"{'speakers' if family == 'speaker_id' else 'keywords'}")
+        if held_out is not None and family in ("speaker_id", "speaker_adaptation"):
+            raise ValueError(f"held_out={held_out!r} applies to the accent, noise and language families; the test "
+                             f"tasks of {family} are the corpus's held-out speakers")
+        label = label or "emotion"
         check_choice("label", label, ("emotion", "keyword"))
         if n_way < 2 or k_shot < 1 or queries < 1:
             raise ValueError(f"need n_way >= 2, k_shot >= 1 and queries >= 1, got n_way={n_way}, k_shot={k_shot}, "
@@ -139,6 +146,8 @@ class EpisodeSampler:
     def sample(self, split: str, rng: np.random.Generator) -> Episode:
         """Draw one episode from the tasks of ``split`` ('train': meta-training, 'test': held out)."""
         check_choice("split", split, ("train", "test"))
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy Generator, e.g. np.random.default_rng(0); got {rng!r}")
         groups = self.groups[split]
         need = self.k_shot + self.queries
         if self.family == "speaker_id":
@@ -199,6 +208,10 @@ class EpisodeSampler:
 
     def tensors(self, episodes: list) -> dict:
         """Stack episodes for a meta-batch: x_s (tasks, N*K, frames, n), len_s, y_s, x_q, len_q, y_q."""
+        sizes = sorted({(len(e.support), len(e.query)) for e in episodes})
+        if len(sizes) > 1:
+            raise ValueError(f"episodes of different sizes cannot be stacked into one meta-batch: (support, query) "
+                             f"sizes {sizes}; stack the episodes of one K (and one query size) at a time")
         def pick(key):
             idx = torch.as_tensor(np.stack([getattr(e, key) for e in episodes]))
             return self.feats[idx], self.lengths[idx]

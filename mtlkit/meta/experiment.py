@@ -47,10 +47,11 @@ def evaluate(method, sampler, tasks: int = 100, steps: int = 5, seed: int = 1234
 
 def meta_compare(corpus, family: str = "speaker_adaptation", methods=DEFAULT_METHODS, shots=(1, 5), steps: int = 5,
                  meta_steps: int | None = None, meta_batch: int = 16, tasks: int = 100, n_way: int = 5,
-                 queries: int = 3, label: str = "emotion", seed: int = 0, out=None, progress: bool = True,
+                 queries: int = 3, label: str | None = None, seed: int = 0, out=None, progress: bool = True,
                  shuffle_labels: bool = True, held_out=None, **method_options) -> list:
     """Meta-train every method for every K in ``shots`` and evaluate it on ``tasks`` held-out episodes.
 
+    ``label`` (speaker_adaptation only): 'emotion' (the default) or 'keyword'.
     A record: method, family, n_way, k_shot, steps, accuracy (mean, 95% half-width), curve (after each inner
     step), interval, meta_train_seconds. ``shuffle_labels`` and ``held_out`` (the test accents, conditions or
     languages) go to :class:`EpisodeSampler`. With ``out`` (a
