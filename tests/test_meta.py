@@ -483,3 +483,81 @@ def test_sampler_refuses_what_it_would_silently_ignore_or_misread(meta_corpus):
         "train", np.random.default_rng(0))
     with pytest.raises(ValueError, match="episodes of different sizes cannot be stacked.*\\(3, 3\\), \\(6, 3\\)"):
         sampler.tensors([one, other])
+
+
+def _one_batch(meta_corpus, k_shot=2, tasks=2):
+    sampler = EpisodeSampler(meta_corpus, "speaker_adaptation", n_way=3, k_shot=k_shot, queries=1)
+    rng = np.random.default_rng(0)
+    return sampler, sampler.tensors([sampler.sample("train", rng) for _ in range(tasks)])
+
+
+def test_anil_adapts_the_head_only_and_maml_everything(meta_corpus):
+    """The bug this catches: an ANIL whose inner loop moves every weight (audit, test_meta section)."""
+    from mtlkit.meta import adapt
+
+    sampler, batch = _one_batch(meta_corpus)
+    for name, moves_encoder in (("anil", False), ("maml", True)):
+        method = make_method(name, sampler, width=8, seed=0)
+        theta = {k: v.detach() for k, v in method.params().items()}
+        adapted = adapt(method.model, theta, method.buffers(), batch["x_s"][0], batch["len_s"][0], batch["y_s"][0],
+                        steps=2, lr=0.5, names=method.names())
+        moved = {k for k in theta if not torch.equal(adapted[k], theta[k])}
+        assert moved and {k for k in moved if not k.startswith("head.")} == (
+            {k for k in theta if not k.startswith("head.")} if moves_encoder else set()), (name, sorted(moved))
+
+
+def test_fomaml_drops_the_second_order_term_and_maml_keeps_it(meta_corpus):
+    """First-order MAML's meta-gradient is the mean of the query gradients at the adapted weights (computed here
+    independently); MAML's is not. The bug this catches: a FOMAML that ignores its flag, or a MAML that detaches."""
+    from mtlkit.meta import adapt
+    from mtlkit.meta.functional import loss_fn
+
+    sampler, batch = _one_batch(meta_corpus)
+    grads = {}
+    for name in ("maml", "fomaml"):
+        method = make_method(name, sampler, width=8, seed=0, inner_steps=2, inner_lr=0.5)
+        method.meta_step(batch)
+        grads[name] = {k: p.grad.clone() for k, p in method.model.named_parameters()}
+    theta = {k: v.detach() for k, v in method.params().items()}
+    expected = {k: torch.zeros_like(v) for k, v in theta.items()}
+    for i in range(len(batch["y_s"])):
+        adapted = adapt(method.model, theta, method.buffers(), batch["x_s"][i], batch["len_s"][i], batch["y_s"][i],
+                        2, 0.5, first_order=True)
+        leaves = {k: v.detach().requires_grad_() for k, v in adapted.items()}
+        loss = loss_fn(method.model, leaves, method.buffers(), batch["x_q"][i], batch["len_q"][i], batch["y_q"][i])
+        for k, g in zip(leaves, torch.autograd.grad(loss, list(leaves.values()))):
+            expected[k] += g / len(batch["y_s"])
+    for k in theta:
+        assert torch.allclose(grads["fomaml"][k], expected[k], atol=1e-6), k
+    gap = sum(float((grads["maml"][k] - expected[k]).norm()) for k in theta)
+    assert gap > 1e-3 * sum(float(expected[k].norm()) for k in theta), gap      # the second-order term is there
+
+
+def test_metasgd_learns_its_inner_rates(meta_corpus):
+    """The bug this catches: detached per-parameter rates that never receive a gradient and never change."""
+    sampler, batch = _one_batch(meta_corpus)
+    method = make_method("metasgd", sampler, width=8, seed=0, inner_lr=0.1)
+    rates = {k: v.detach().clone() for k, v in method.lrs().items()}
+    assert all(torch.all(r == 0.1) for r in rates.values())
+    method.meta_train(2, meta_batch=2)
+    assert all(p.grad is not None for p in method.extra.parameters())
+    changed = [k for k, v in method.lrs().items() if not torch.equal(v.detach(), rates[k])]
+    assert len(changed) == len(rates), f"{len(changed)} of {len(rates)} rates moved"
+
+
+def test_reptile_moves_theta_towards_the_adapted_weights(meta_corpus):
+    """grad = theta - mean_i theta_i' (Nichol et al. 2018): one SGD step of size 1 lands on the mean adapted
+    weights; the bug this catches is the sign (a step away from them)."""
+    from mtlkit.meta import adapt
+
+    sampler, batch = _one_batch(meta_corpus)
+    method = make_method("reptile", sampler, width=8, seed=0, inner_steps=2, inner_lr=0.1)
+    theta = {k: v.detach().clone() for k, v in method.params().items()}
+    method.meta_step(batch)
+    x = torch.cat([batch["x_s"], batch["x_q"]], 1)
+    lengths, y = torch.cat([batch["len_s"], batch["len_q"]], 1), torch.cat([batch["y_s"], batch["y_q"]], 1)
+    adapted = [adapt(method.model, theta, method.buffers(), x[i], lengths[i], y[i], 2, 0.1, first_order=True)
+               for i in range(len(x))]
+    for k, p in method.model.named_parameters():
+        target = torch.stack([a[k] for a in adapted]).mean(0)
+        assert torch.allclose(theta[k] - p.grad, target, atol=1e-5), k

@@ -689,3 +689,23 @@ def test_property_measurement_catches_a_method_that_breaks_its_promise(monkeypat
     assert not rows["forgetful"]["non_conflicting"] and rows["forgetful"]["linear_under_scaling"]
     assert not rows["negative"]["weighted"] and rows["forgetful"]["weighted"]
     assert not rows["normalising"]["linear_under_scaling"] and rows["normalising"]["scale_invariant"]
+
+
+def test_gradnorm_gives_weight_to_the_task_that_trains_slower():
+    """Equal gradient norms, so only the training-rate term r_i = (L_i/L_i(0)) / mean_j(.) can move the weights:
+    the task whose loss fell less gains weight; with alpha = 0 nothing moves; L_i(0) is the first call's.
+    The bugs this catches: the ratio inverted (L_i(0)/L_i), alpha ignored, L_i(0) re-captured every call."""
+    grads = torch.tensor([[1.0, 0.0], [0.0, 1.0]])                 # equal norms, orthogonal
+    start, later = torch.tensor([2.0, 2.0]), torch.tensor([1.0, 2.0])   # task a halved its loss, task b did not
+    for alpha, moves in ((1.5, True), (0.0, False)):
+        weighting = make_weighting("gradnorm", ["a", "b"], alpha=alpha, lr=0.1)
+        weighting(start.clone().requires_grad_(), grads)
+        assert weighting.weights.tolist() == pytest.approx([1.0, 1.0])      # r = 1 at the first call
+        for _ in range(3):
+            weighting(later.clone().requires_grad_(), grads)
+        w = weighting.weights.tolist()
+        assert weighting.initial_losses.tolist() == [2.0, 2.0]
+        if moves:
+            assert w[1] > w[0] + 0.1 and sum(w) == pytest.approx(2.0), w       # b trains slower: more weight
+        else:
+            assert w == pytest.approx([1.0, 1.0]), w
