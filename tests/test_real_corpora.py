@@ -325,3 +325,45 @@ def test_audiomnist_official_folds_are_the_authors_speaker_disjoint_digit_folds(
     assert sorted(x for g in audiomnist.FOLD_GROUPS for x in g) == list(range(1, 61))
     with pytest.raises(ValueError, match="unknown fold 5; valid folds: 0, 1, 2, 3, 4"):
         load_audiomnist(tmp_path, splits="official", fold=5)
+
+
+def _tone(seconds=0.3, rate=16000):
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.2 * np.sin(2 * np.pi * 220 * t) * (t > 0.05) * (t < seconds - 0.05)).astype(np.float32)
+
+
+def test_file_names_mean_what_their_corpora_publish(tmp_path):
+    """Labels against the published naming conventions, written out here by hand (not read from the loaders'
+    own tables): the bug this catches is a shifted or swapped code in a loader's map, which round-tripping a fake
+    tree through the same map cannot see."""
+    from mtlkit.data.real import common, load_audiomnist, load_crema_d, load_fsdd, load_ravdess, load_speech_commands
+
+    def write(root, names, rate):
+        for name in names:
+            common.write_audio(root / name, _tone(rate=16000), rate)
+        return root
+
+    # RAVDESS (Zenodo description): modality 03 audio-only, channel 01 speech, emotion 05 angry / 08 surprised /
+    # 02 calm, intensity 02 strong, statement 02 "Dogs", repetition, actor 12 (even: female) and 01 (odd: male).
+    ravdess = load_ravdess(write(tmp_path / "ravdess", ["Actor_12/03-01-05-02-02-01-12.wav",
+                                                        "Actor_01/03-01-08-01-01-02-01.wav",
+                                                        "Actor_01/03-01-02-02-02-02-01.wav"], 48000), held_out=0)
+    got = {(u.speaker, u.emotion) for u in ravdess}
+    assert got == {("12", "angry"), ("01", "surprised"), ("01", "calm")}, got
+    assert ravdess.speakers["12"]["gender"] == "female" and ravdess.speakers["01"]["gender"] == "male"
+    # CREMA-D (its README): actor 1001-1091, sentence, ANG anger / DIS disgust / FEA fear / HAP happy / NEU / SAD
+    crema = load_crema_d(write(tmp_path / "crema", ["AudioWAV/1001_DFA_ANG_XX.wav", "AudioWAV/1091_IEO_DIS_HI.wav",
+                                                     "AudioWAV/1002_IEO_FEA_LO.wav"], 16000), held_out=0)
+    assert {(u.speaker, u.emotion) for u in crema} == {("1001", "angry"), ("1091", "disgust"), ("1002", "fearful")}
+    # FSDD (its README): {digitLabel}_{speakerName}_{index}.wav, e.g. 7_jackson_32.wav
+    fsdd = load_fsdd(write(tmp_path / "fsdd", ["recordings/7_jackson_32.wav", "recordings/0_theo_0.wav"], 8000),
+                     held_out=0)
+    assert {(u.speaker, u.words) for u in fsdd} == {("jackson", ("seven",)), ("theo", ("zero",))}
+    # AudioMNIST (its README): data/<speaker>/<digit>_<speaker>_<repetition>.wav, e.g. data/17/0_17_0.wav
+    mnist = load_audiomnist(write(tmp_path / "mnist", ["data/17/0_17_0.wav", "data/17/9_17_49.wav"], 48000),
+                            held_out=0)
+    assert {(u.speaker, u.words) for u in mnist} == {("17", ("zero",)), ("17", ("nine",))}
+    # Speech Commands (torchaudio): <word>/<speaker hash>_nohash_<k>.wav
+    sc = load_speech_commands(write(tmp_path / "sc", ["backward/0165e0e8_nohash_0.wav", "yes/0a7c2a8d_nohash_1.wav"],
+                                    16000), splits="speakers", held_out=0)
+    assert {(u.speaker, u.words) for u in sc} == {("0165e0e8", ("backward",)), ("0a7c2a8d", ("yes",))}
