@@ -709,3 +709,11 @@ def test_gradnorm_gives_weight_to_the_task_that_trains_slower():
             assert w[1] > w[0] + 0.1 and sum(w) == pytest.approx(2.0), w       # b trains slower: more weight
         else:
             assert w == pytest.approx([1.0, 1.0]), w
+
+
+@pytest.mark.parametrize("name", ["cagrad", "upgrad", "dualproj"])
+def test_exact_solvers_refuse_more_tasks_than_they_handle_when_built(name):
+    cls = WEIGHTINGS[name]
+    make_weighting(name, [f"t{i}" for i in range(10)])
+    with pytest.raises(ValueError, match=f"{cls.__name__}'s exact solver handles up to 10 tasks, got T=11"):
+        make_weighting(name, [f"t{i}" for i in range(11)])

@@ -61,6 +61,8 @@ class Weighting(nn.Module):
     needs_grads: bool = False
     grad_on: str = "representation"
     """Granularity of the gradients the method combines (its paper's); for weight-based methods, of the diagnostics."""
+    max_tasks: int | None = None
+    """The most tasks the method's exact solver handles (it tries all 2^T - 1 supports); None: no limit."""
 
     def __init__(self, tasks: list[str], **options):
         super().__init__()
@@ -69,6 +71,9 @@ class Weighting(nn.Module):
         self.tasks = list(tasks)
         if not self.tasks or len(set(self.tasks)) != len(self.tasks):
             raise ValueError(f"tasks must be a non-empty list of distinct names, got {tasks!r}")
+        if self.max_tasks is not None and len(self.tasks) > self.max_tasks:
+            raise ValueError(f"{type(self).__name__}'s exact solver handles up to {self.max_tasks} tasks, "
+                             f"got T={len(self.tasks)}")
 
     @property
     def num_tasks(self) -> int:

@@ -55,13 +55,12 @@ class CAGrad(Weighting):
 
     needs_grads = True
     grad_on = "representation"
+    max_tasks = MAX_TASKS
 
     def __init__(self, tasks: list[str], c: float = 0.5):
         super().__init__(tasks)
         if c < 0:
             raise ValueError(f"c must be >= 0, got {c}")
-        if len(self.tasks) > MAX_TASKS:
-            raise ValueError(f"CAGrad's exact solver handles up to {MAX_TASKS} tasks, got T={len(self.tasks)}")
         self.c = c
 
     def forward(self, losses: Tensor, grads: Tensor | None = None) -> Combination:

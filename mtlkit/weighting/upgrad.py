@@ -25,11 +25,10 @@ class UPGrad(Weighting):
 
     needs_grads = True
     grad_on = "representation"
+    max_tasks = MAX_TASKS
 
     def __init__(self, tasks: list[str]):
         super().__init__(tasks)
-        if self.num_tasks > MAX_TASKS:
-            raise ValueError(f"UPGrad's exact solver handles up to {MAX_TASKS} tasks, got T={self.num_tasks}")
 
     def forward(self, losses: Tensor, grads: Tensor | None = None) -> Combination:
         dots = gram(check_grads(grads, self.num_tasks))
