@@ -57,11 +57,11 @@ def _names(text: str) -> list:
 
 def _checked(text: str, kind: str, valid) -> list:
     """The comma list ``text``, each item one of ``valid`` (ValueError naming the bad item and the choices)."""
-    from .config import check_choice
+    from .config import check_choice, plural
 
     items = _names(text)
     if not items:
-        raise ValueError(f"--{kind.replace(' ', '-')} is empty; valid {kind}s: {', '.join(map(str, valid))}")
+        raise ValueError(f"--{kind.replace(' ', '-')} is empty; valid {plural(kind)}: {', '.join(map(str, valid))}")
     for item in items:
         check_choice(kind, item, tuple(valid))
     return items

@@ -145,6 +145,7 @@ def test_every_option_of_every_command_explains_itself_with_its_default_and_choi
     (["meta", "--methods", "protonet,mamal"], "unknown method 'mamal'; valid methods: maml, fomaml"),
     (["meta", "--methods", "cavia,cavai"], "unknown method 'cavai'; valid methods: maml, fomaml"),
     (["meta", "--shots", "0,5"], "--shots takes integers >= 1, got 0"),
+    (["compare", "--weighting", ","], "--weighting is empty; valid weightings: equal, fixed"),
 ])
 def test_comma_lists_are_checked_before_any_work(monkeypatch, capsys, argv, message):
     import mtlkit.data as data
