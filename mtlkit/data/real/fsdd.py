@@ -8,7 +8,7 @@ Splits: ``splits='speakers'`` (the default) holds out speakers, as for every cor
 5-49 training; FSDD has no validation set, so the kit takes recordings 5-9 for it. Every speaker is in every split.
 Tasks: keyword, speaker, vad (derived from energy). Licence: CC BY-SA 4.0.
 Downloaded from the release tag v1.0.10 (the recordings at master are the same), checked after extraction
-against the git tree id of its ``recordings/`` folder.
+against the sha256 of the ``sha256sum`` listing of its ``recordings/`` folder (see ``downloads.listing_digest``).
 https://github.com/Jakobovski/free-spoken-digit-dataset
 """
 from __future__ import annotations
