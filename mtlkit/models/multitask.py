@@ -411,9 +411,10 @@ class MultiTaskModel(nn.Module):
         """
         if self.sharing in PER_TASK_LAYERS:
             check_choice("task (this model's layers differ per task)", task, tuple(self.tasks))
+        elif self.sharing == "mtan" and task is not None:            # mtan: any task, or None for the shared layers
+            check_choice("task", task, tuple(self.tasks))
         feats, lengths = pool_frames(feats, lengths, self.frame_pool)
         if self.sharing in ("mmoe", "ple") or (self.sharing == "mtan" and task is not None):
-            check_choice("task", task, tuple(self.tasks))          # mtan: any task, or None for the shared layers
             mask = frame_mask(lengths, feats.shape[1])
             return self._task_layers(feats, lengths, mask, False, Output(logits={}), every_layer=True)[task]
         if self.sharing in ("separate", "soft"):
