@@ -30,6 +30,14 @@ def over_tasks(fn, *args, vectorize: bool = True, chunk_size: int | None = None)
     return tree_map(lambda *xs: torch.stack(xs), *outs)
 
 
+def use_vmap(model, vectorize: bool | None) -> bool:
+    """Whether to vmap over tasks: ``vectorize``, or when None whether the model allows it (no LSTM)."""
+    vectorize = can_vmap(model) if vectorize is None else vectorize
+    if vectorize and not can_vmap(model):
+        raise ValueError("this model holds an LSTM, which has no vmap batching rule; use vectorize=False")
+    return vectorize
+
+
 def loss_fn(model, params: dict, buffers: dict, x, lengths, y) -> torch.Tensor:
     """Cross-entropy of the model run with ``params`` on one task's (batch, frames, n) features."""
     return F.cross_entropy(functional_call(model, (params, buffers), (x, lengths)), y)
@@ -84,9 +92,7 @@ def meta_loss(model, params: dict, buffers: dict, batch: dict, vectorize: bool |
     ``chunk_size`` bounds how many tasks vmap runs at once (memory). The batch is moved to the model's device.
     """
     batch = to_device(batch, model_device(model))
-    vectorize = can_vmap(model) if vectorize is None else vectorize
-    if vectorize and not can_vmap(model):
-        raise ValueError("this model holds an LSTM, which has no vmap batching rule; use vectorize=False")
+    vectorize = use_vmap(model, vectorize)
     task = lambda *t: query_loss(model, params, buffers, *t, **adapt_options)   # noqa: E731
     return over_tasks(task, *(batch[k] for k in KEYS), vectorize=vectorize, chunk_size=chunk_size).mean()
 
@@ -100,7 +106,7 @@ def accuracy_curve(model, params: dict, buffers: dict, batch: dict, steps: int, 
     head initialised differently for each episode). The batch is moved to the model's device.
     """
     batch = to_device(batch, model_device(model))
-    vectorize = can_vmap(model) if vectorize is None else vectorize
+    vectorize = use_vmap(model, vectorize)
     params = {k: v.detach() for k, v in params.items()}
     lrs = None if lrs is None else {k: v.detach() for k, v in lrs.items()}
     per_task = {k: v.detach() for k, v in (per_task or {}).items()}

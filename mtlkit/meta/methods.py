@@ -26,8 +26,8 @@ from torch.func import functional_call, grad, vmap
 from ..config import check_choice, pick
 from ..device import to_device
 from ..progress import progress_bar
-from .functional import KEYS, accuracy_curve, adapt, adapt_context, meta_loss, over_tasks
-from .model import ContextNet, MetaNet, can_vmap, update_statistics
+from .functional import KEYS, accuracy_curve, adapt, adapt_context, meta_loss, over_tasks, use_vmap
+from .model import ContextNet, MetaNet, update_statistics
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
 """Outer-loop optimisers by name."""
@@ -193,8 +193,8 @@ class Reptile(Method):
         lengths, y = torch.cat([batch["len_s"], batch["len_q"]], 1), torch.cat([batch["y_s"], batch["y_q"]], 1)
         task = lambda x, n, y: adapt(self.model, params, self.buffers(), x, n, y, self.inner_steps,  # noqa: E731
                                      self.inner_lr, first_order=True)
-        vectorize = can_vmap(self.model) if self.vectorize is None else self.vectorize
-        adapted = over_tasks(task, x, lengths, y, vectorize=vectorize, chunk_size=self.chunk_size)
+        adapted = over_tasks(task, x, lengths, y, vectorize=use_vmap(self.model, self.vectorize),
+                             chunk_size=self.chunk_size)
         for k, p in self.model.named_parameters():
             p.grad = params[k] - adapted[k].mean(0)
         logits = self.model(batch["x_q"].flatten(0, 1), batch["len_q"].flatten())
@@ -368,12 +368,6 @@ class CAVIA(Method):
     def network(self, width, encoder, norm):
         return ContextNet(self.sampler.n_way, self.sampler.feats.shape[-1], width, encoder, norm, self.context)
 
-    def _vectorize(self) -> bool:
-        vectorize = can_vmap(self.model) if self.vectorize is None else self.vectorize
-        if vectorize and not can_vmap(self.model):
-            raise ValueError("this model holds an LSTM, which has no vmap batching rule; use vectorize=False")
-        return vectorize
-
     def meta_step(self, batch):
         params, buffers = self.params(), self.buffers()
 
@@ -381,7 +375,7 @@ class CAVIA(Method):
             phi = adapt_context(self.model, params, buffers, x_s, len_s, y_s, self.inner_steps, self.inner_lr)[-1]
             return F.cross_entropy(functional_call(self.model, (params, buffers), (x_q, len_q, phi)), y_q)
 
-        loss = over_tasks(task, *(batch[k] for k in KEYS), vectorize=self._vectorize(),
+        loss = over_tasks(task, *(batch[k] for k in KEYS), vectorize=use_vmap(self.model, self.vectorize),
                           chunk_size=self.chunk_size).mean()
         loss.backward()
         return loss.detach()
@@ -399,7 +393,7 @@ class CAVIA(Method):
             logits = [functional_call(self.model, (params, buffers), (x_q, len_q, phi)) for phi in phis]
             return torch.stack(phis).detach(), torch.stack(logits).detach()
 
-        return over_tasks(task, *(batch[k] for k in KEYS[:5]), vectorize=self._vectorize(),
+        return over_tasks(task, *(batch[k] for k in KEYS[:5]), vectorize=use_vmap(self.model, self.vectorize),
                           chunk_size=self.chunk_size)
 
     def contexts(self, batch, steps: int | None = None) -> torch.Tensor:
