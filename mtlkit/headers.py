@@ -53,9 +53,9 @@ def install_cell(url: str, learn2learn: bool = False) -> str:
 
 def uses_learn2learn(nb: dict) -> bool:
     """Whether a code cell of the notebook (its header aside) imports learn2learn."""
-    return any(c["cell_type"] == "code" and "google.colab" not in "".join(c["source"])
-               and ("import_learn2learn(" in "".join(c["source"]) or "import learn2learn" in "".join(c["source"]))
-               for c in nb["cells"])
+    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    return any("google.colab" not in src and ("import_learn2learn(" in src or "import learn2learn" in src)
+               for src in code)
 
 
 def _cell(kind: str, source: str, cell_id: str) -> dict:
