@@ -136,12 +136,17 @@ class EpisodeSampler:
             sizes = sorted((len(idx) for idx in self.groups[split].values()), reverse=True)
             best = sizes[self.n_way - 1] if len(sizes) >= self.n_way else 0
         else:                                           # one task with n_way classes of k_shot + queries each
-            best = 0
-            for members in self.groups[split].values():
-                counts = sorted(Counter(self.labels[np.asarray(members)].tolist()).values(), reverse=True)
-                if len(counts) >= self.n_way:
-                    best = max(best, counts[self.n_way - 1])
+            best = max(self.nth_class_sizes(split).values(), default=0)
         return max(0, best - self.queries)
+
+    def nth_class_sizes(self, split: str) -> dict:
+        """Task -> the size of its ``n_way``-th largest class on ``split``, for the tasks with n_way classes."""
+        sizes = {}
+        for task, members in self.groups[split].items():
+            counts = sorted(Counter(self.labels[np.asarray(members)].tolist()).values(), reverse=True)
+            if len(counts) >= self.n_way:
+                sizes[task] = counts[self.n_way - 1]
+        return sizes
 
     def sample(self, split: str, rng: np.random.Generator) -> Episode:
         """Draw one episode from the tasks of ``split`` ('train': meta-training, 'test': held out)."""

@@ -1,8 +1,6 @@
 """Notebook 06's panel: adapt a meta-learnt model to one held-out speaker and compare before and after."""
 from __future__ import annotations
 
-from collections import Counter
-
 import ipywidgets as W
 import numpy as np
 
@@ -15,12 +13,7 @@ from .panel import Panel
 def max_shots(sampler) -> int:
     """The largest K that every held-out task of ``sampler`` supports: its ``n_way``-th most frequent class
     keeps at least one utterance for the query (what :meth:`EpisodeSampler.episode` needs)."""
-    best = []
-    for task in sampler.tasks("test"):
-        counts = sorted(Counter(sampler.labels[np.asarray(sampler.groups["test"][task])].tolist()).values())[::-1]
-        if len(counts) >= sampler.n_way:
-            best.append(counts[sampler.n_way - 1] - 1)
-    return max(1, min(best, default=1))
+    return max(1, min((size - 1 for size in sampler.nth_class_sizes("test").values()), default=1))
 
 
 SHOTS_UNTIL_KNOWN = 10
