@@ -15,11 +15,30 @@ def test_save_and_load_round_trip(clean_corpus, tmp_path):
     for u, v in zip(clean_corpus, back):
         assert (u.id, u.speaker, u.emotion, u.accent, u.words, u.noise, u.split) == \
                (v.id, v.speaker, v.emotion, v.accent, v.words, v.noise, v.split)
-        assert np.allclose(u.word_spans, v.word_spans, atol=1e-5)
+        assert u.word_spans == v.word_spans
         assert np.abs(u.wave - v.wave).max() <= 1 / 32768 + 1e-7     # 16-bit PCM
         assert np.array_equal(u.vad, v.vad)
     assert back.speakers == clean_corpus.speakers                           # factors keep their types
     assert back.info["config"]["seed"] == 3
+
+
+def test_values_at_band_edges_read_back_exactly(hard_corpus, tmp_path):
+    """snr_db, rt60 and word spans are written exactly: no utterance crosses a noise band or loses its reverb."""
+    from dataclasses import replace
+
+    from mtlkit.data.corpus import Corpus
+    from mtlkit.meta.episodes import _condition
+
+    edges = [(9.996, 0.0004, 0.1234567891), (19.99951, 0.25, 1e-6), (-0.004, 0.6, 0.5000049)]
+    noisy = [u for u in hard_corpus if u.noise not in ("", "none")][:len(edges)]
+    utts = [replace(u, snr_db=snr, rt60=rt60, word_spans=((start, start + 0.2),) + u.word_spans[1:])
+            for u, (snr, rt60, start) in zip(noisy, edges)]
+    back = load_corpus(Corpus(utts, hard_corpus.speakers, hard_corpus.info).save(tmp_path / "edges"))
+    for u, v in zip(utts, back):
+        assert (u.snr_db, u.rt60, u.word_spans) == (v.snr_db, v.rt60, v.word_spans), u.id
+        assert _condition(u) == _condition(v) and (u.rt60 > 0) == (v.rt60 > 0)
+    assert [_condition(u) for u in back] == [f"{utts[0].noise} -10 dB", f"{utts[1].noise} 10-20 dB",
+                                             f"{utts[2].noise} -10 dB"]                  # below 10 dB: "-10"
 
 
 def test_saving_over_a_non_empty_folder_refuses_and_keeps_it(clean_corpus, tmp_path):

@@ -72,8 +72,13 @@ def vad_frames(spans: list[tuple[int, int]], num_samples: int, hop: int = HOP) -
     return (speech.reshape(-1, hop).sum(1) * 2 >= hop).astype(np.uint8)
 
 
+def _exact(x: float) -> str:
+    """The shortest decimal that reads back as exactly x (never exponent notation: '-' separates spans)."""
+    return np.format_float_positional(float(x), unique=True, trim="0")
+
+
 def _format_spans(spans) -> str:
-    return " ".join(f"{a:.5f}-{b:.5f}" for a, b in spans)
+    return " ".join(f"{_exact(a)}-{_exact(b)}" for a, b in spans)
 
 
 def _parse_spans(text: str, where: str) -> tuple[tuple[float, float], ...]:
@@ -227,7 +232,7 @@ def _write_folder(corpus: Corpus, folder: Path) -> None:
         rows.append(dict(path=path, speaker=u.speaker, emotion=u.emotion, accent=u.accent, language=u.language,
                          family=u.family, words=" ".join(u.words),
                          word_spans=_format_spans(u.word_spans), noise=u.noise,
-                         snr_db="" if np.isnan(u.snr_db) else f"{u.snr_db:.2f}", rt60=f"{u.rt60:.3f}", split=u.split))
+                         snr_db="" if np.isnan(u.snr_db) else _exact(u.snr_db), rt60=_exact(u.rt60), split=u.split))
         if u.vad is not None:
             vad[path] = u.vad
     with open(folder / "metadata.csv", "w", newline="") as f:

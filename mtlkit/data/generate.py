@@ -200,11 +200,11 @@ def _add_conditions(rec, wave, by_speaker, config, rng) -> Utterance:
     speech = np.zeros(len(wave), bool)
     for a, b in rec["spans"]:
         speech[a:b] = True
-    rt60 = round(float(rng.uniform(*config.rt60)), 3) if rng.random() < config.reverb else 0.0   # as saved
+    rt60 = round(float(rng.uniform(*config.rt60)), 3) if rng.random() < config.reverb else 0.0   # readable
     if rt60:
         wave = N.reverberate(wave, rt60, rng)
     kind = config.noises[int(rng.integers(len(config.noises)))]
-    snr = round(float(rng.uniform(*config.snr_db)), 2) if kind != "none" else float("nan")       # as saved
+    snr = round(float(rng.uniform(*config.snr_db)), 2) if kind != "none" else float("nan")       # readable
     if kind == "white":
         wave = N.mix_at_snr(wave, N.white_noise(len(wave), rng), snr, speech)
     elif kind == "pink":
