@@ -7,8 +7,11 @@ Same model (the kit's MetaNet, CNN encoder), same tasks (5-way 5-shot speaker-ad
 preset, 3 queries per class), same inner steps and learning rate, second order. Prints the median seconds per
 meta-step, the speed-up, the largest difference between the two meta-gradients, and the peak memory of each:
 the growth of peak RSS during the steps (sampled every 5 ms), each implementation in its own small process
-that only loads the saved episodes. Also times vmap in chunks of 4 tasks (chunk_size bounds memory), mtlkit's
-per-task loop, and the cnn_lstm encoder (a loop: LSTM has no vmap rule).
+that only loads the saved episodes. One-time costs (the imports, learn2learn's alone about 200 MB, and a first
+meta-step on one task, which loads what torch loads lazily) are paid and printed before measuring. Every row
+is the median of --repeats timed steps after one warm-up step, with its interquartile range. Also times vmap in
+chunks of 4 tasks (chunk_size bounds memory), mtlkit's per-task loop, and the cnn_lstm encoder (a loop: LSTM has
+no vmap rule); that row is a different model, so it has no ratio against learn2learn.
 """
 import argparse
 import json
@@ -58,7 +61,7 @@ def rss_mb() -> float:
 
 
 class PeakRSS:
-    """Samples the RSS every millisecond in a thread; ``peak`` is the largest value seen."""
+    """Samples the RSS every 5 ms in a thread; ``peak`` is the largest value seen."""
 
     def __enter__(self):
         self.peak, self.running = rss_mb(), True
@@ -77,24 +80,35 @@ class PeakRSS:
 
 
 def measure(which: str, data: str, steps: int, width: int, repeats: int) -> dict:
-    """Median seconds per meta-step and peak-RSS growth (MB) of one implementation, in this process."""
-    from mtlkit.meta import MetaNet
+    """Seconds per meta-step (median and quartiles of the timed steps) and memory (MB) of one implementation.
 
+    One-time setup (the imports, learn2learn's too, and a first meta-step on one task, which loads what torch and
+    learn2learn load lazily) is done and reported before measuring; then a warm-up step on the whole batch and
+    ``repeats`` timed steps run inside the peak-RSS window.
+    """
+    start_mb = rss_mb()
+    from mtlkit.meta import MetaNet, import_learn2learn
+
+    if which == "learn2learn":
+        import_learn2learn()
     batch = torch.load(data)
     torch.manual_seed(0)
     model = MetaNet(5, width=width, encoder="cnn_lstm" if which == "mtlkit-lstm-loop" else "cnn")
-    run = {"mtlkit-vmap": lambda: step_mtlkit(model, batch, steps, True),
-           "mtlkit-vmap-chunk4": lambda: step_mtlkit(model, batch, steps, True, chunk_size=4),
-           "mtlkit-loop": lambda: step_mtlkit(model, batch, steps, False),
-           "mtlkit-lstm-loop": lambda: step_mtlkit(model, batch, steps, False),
-           "learn2learn": lambda: step_l2l(model, batch, steps)}[which]
+    run = {"mtlkit-vmap": lambda b: step_mtlkit(model, b, steps, True),
+           "mtlkit-vmap-chunk4": lambda b: step_mtlkit(model, b, steps, True, chunk_size=4),
+           "mtlkit-loop": lambda b: step_mtlkit(model, b, steps, False),
+           "mtlkit-lstm-loop": lambda b: step_mtlkit(model, b, steps, False),
+           "learn2learn": lambda b: step_l2l(model, b, steps)}[which]
+    run({key: value[:1] for key, value in batch.items()})
     base, times = rss_mb(), []
     with PeakRSS() as memory:
         for _ in range(repeats + 1):
             start = time.perf_counter()
-            run()
+            run(batch)
             times.append(time.perf_counter() - start)
-    return dict(seconds=float(np.median(times[1:])), peak_mb=memory.peak - base)
+    timed = times[1:]
+    return dict(seconds=float(np.median(timed)), q25=float(np.quantile(timed, 0.25)),
+                q75=float(np.quantile(timed, 0.75)), peak_mb=memory.peak - base, setup_mb=base - start_mb)
 
 
 def main():
@@ -107,8 +121,7 @@ def main():
     parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        repeats = 1 if args.measure == "mtlkit-lstm-loop" else args.repeats
-        print(json.dumps(measure(args.measure, args.data, args.steps, args.width, repeats)))
+        print(json.dumps(measure(args.measure, args.data, args.steps, args.width, args.repeats)))
         return
     from mtlkit.data import make_corpus
     from mtlkit.meta import EpisodeSampler, MetaNet
@@ -132,10 +145,16 @@ def main():
     print(describe(calibrate()))
     print(f"MAML meta-step, second order, meta-batch {args.meta_batch}, {args.steps} inner steps (lr {LR}), "
           f"5-way 5-shot + 3 queries per class, width {args.width}, {torch.get_num_threads()} threads")
+    print(f"  median of {args.repeats} timed meta-steps after one warm-up [25%-75%]; peak memory: growth of the "
+          f"process's RSS during the steps; one-time: imports and a first one-task step, before measuring")
     base = results["learn2learn"]["seconds"]
     for which, r in results.items():
-        print(f"  {which:<18} {r['seconds']:.3f} s/step   speed-up vs learn2learn {base / r['seconds']:.2f}x   "
-              f"peak memory +{r['peak_mb']:.0f} MB")
+        ratio = (f"speed-up vs learn2learn {base / r['seconds']:.2f}x" if which != "mtlkit-lstm-loop" else
+                 f"{'(a different model: no ratio)':<29}")
+        print(f"  {which:<18} {r['seconds']:.3f} s/step [{r['q25']:.3f}-{r['q75']:.3f}]   {ratio}   "
+              f"peak memory +{r['peak_mb']:.0f} MB   one-time +{r['setup_mb']:.0f} MB")
+    print("  mtlkit-lstm-loop runs the cnn_lstm encoder (a BiLSTM after the CNN; no vmap rule, so a loop), the other "
+          "rows the same CNN encoder")
     print(f"  max |meta-gradient difference| mtlkit-vmap vs learn2learn: {diff:.2e}")
 
 
