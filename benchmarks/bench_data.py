@@ -98,7 +98,8 @@ def main() -> int:
     again = load_corpus(folder)
     same = [u.id for u in again] == [u.id for u in corpus] and all(
         np.array_equal(u.wave, v.wave) and np.array_equal(u.snr_db, v.snr_db, equal_nan=True)
-        and (u.words, u.emotion, u.noise, u.rt60) == (v.words, v.emotion, v.noise, v.rt60) for u, v in zip(corpus, again))
+        and (u.words, u.emotion, u.noise, u.rt60) == (v.words, v.emotion, v.noise, v.rt60)
+        for u, v in zip(corpus, again))
     assert same, "the reloaded corpus is not the generated one"
     print(f"cached reload of {len(corpus)} utterances ({size / 2 ** 20:.0f} MB, evicted from the page cache) in a new "
           f"process: {times['reload']:.3f} s (target < 1 s), after {times['imports']:.2f} s of imports; the same "
