@@ -54,11 +54,30 @@ def test_in_memory_corpus_equals_its_saved_copy(cache, tmp_path):
     _same_corpus(built, load_corpus(built.save(tmp_path / "copy")))
 
 
-def test_key_changes_with_every_setting():
+def test_key_changes_with_every_setting(monkeypatch):
+    """Every field of CorpusConfig changed alone (a new field must be added here), the generator version and the
+    eSpeak NG data version each give a new key; the same settings give the same key."""
+    from dataclasses import fields, replace
+    from types import SimpleNamespace
+
     base = corpus_config("easy", **SMALL)
-    keys = {base.key(), corpus_config("easy", **SMALL, seed=1).key(), corpus_config("hard", **SMALL).key(),
-            corpus_config("easy", **dict(SMALL, speakers=4)).key()}
-    assert len(keys) == 4 and base.key() == corpus_config("easy", **SMALL).key()
+    spoken = replace(base, languages=("de",), keywords=("0", "1"), accents=())
+    changed = dict(speakers=4, utterances_per_speaker=3, words_per_utterance=(1, 2), emotions=("neutral", "sad"),
+                   accents=("en-us",), keywords=("yes", "no"), noises=("none",), snr_db=(20.0, 31.0), reverb=0.1,
+                   rt60=(0.2, 0.7), jitter=0.05, gap_s=(0.15, 0.5), held_out_speakers=2, preset="hard", seed=1)
+    pairs = {name: (base, replace(base, **{name: value})) for name, value in changed.items()}
+    pairs["languages"] = (spoken, replace(spoken, languages=("nl",)))
+    assert set(pairs) == {f.name for f in fields(generate.CorpusConfig)}
+    keys = [base.key(), spoken.key()]
+    for name, (a, b) in pairs.items():
+        assert a.key() != b.key(), name
+        keys.append(b.key())
+    assert len(set(keys)) == len(keys) and base.key() == corpus_config("easy", **SMALL).key()
+    for name, value in (("GENERATOR_VERSION", generate.GENERATOR_VERSION + 1),
+                        ("metadata", SimpleNamespace(version=lambda package: f"{package} 0.0-other"))):
+        monkeypatch.setattr(generate, name, value)
+        assert base.key() not in keys, name
+        monkeypatch.undo()
 
 
 def test_a_write_interrupted_midway_leaves_nothing_that_is_read(cache, monkeypatch):

@@ -19,13 +19,27 @@ def test_same_seed_same_corpus_sample_for_sample():
     assert any(len(u.wave) != len(v.wave) or not np.array_equal(u.wave, v.wave) for u, v in zip(a, c))
 
 
-def test_no_two_utterances_are_copies(clean_corpus):
-    seen = {}
-    for u in clean_corpus:
-        seen.setdefault((u.speaker, u.words, u.emotion), []).append(u.wave)
-    repeats = [w for w in seen.values() if len(w) > 1]
-    for waves in repeats:
-        assert not any(np.array_equal(waves[0], w) for w in waves[1:])
+def test_saying_a_word_again_changes_its_timing_and_pitch_by_the_jitter():
+    """Each speaker says 'seven' 8 times in one style. Word durations ignore the gain and the gaps; without jitter
+    they still wobble a little (eSpeak's own noise), with jitter=0.1 (rate and pitch +-10 %) far more."""
+    def spread(jitter):
+        corpus = build_corpus(corpus_config("easy", keywords=("seven",), emotions=("neutral",), noises=("none",),
+                                            speakers=4, utterances_per_speaker=8, held_out_speakers=0,
+                                            jitter=jitter, seed=0))
+        timing, pitch = {}, {}
+        for spk in corpus.speaker_ids():
+            mine = [u for u in corpus if u.speaker == spk]
+            timing[spk] = np.std(np.log([b - a for u in mine for a, b in u.word_spans]))
+            f0 = [pitch_track(u.wave)[u.vad == 1] for u in mine]
+            pitch[spk] = np.std(np.log([np.median(p[p > 0]) for p in f0]))
+        return timing, pitch, corpus.speakers
+
+    timing0, pitch0, speakers = spread(0.0)
+    timing, pitch, _ = spread(0.1)
+    for spk in speakers:
+        assert timing[spk] > max(3 * timing0[spk], 0.03), (spk, timing[spk], timing0[spk])   # measured 0.09-0.13
+    for spk in (s for s in speakers if speakers[s]["gender"] == "female"):     # a steadier pitch track than male
+        assert pitch[spk] > 2 * pitch0[spk], (spk, pitch[spk], pitch0[spk])                # 0.04-0.05 vs 0.01
 
 
 def test_word_spans_are_exact_in_clean_audio(clean_corpus):
@@ -133,14 +147,19 @@ def test_accent_and_gender_are_balanced_and_independent(n_accents):
     assert max(male) <= 125 and min(s.pitch_low for s in rows if s.gender == "female") >= 150
 
 
-def test_accents_sound_different():
-    from mtlkit.data.espeak import speak_words
+def test_every_pair_of_accents_sounds_different():
+    """The same speaker and words under each accent, each in a fresh process as the generator runs them (so one
+    voice gives the same samples twice): every pair of accents differs by at least 5 ms in some word's length."""
+    from itertools import combinations
 
-    waves = {a: speak_words(["seven"], v, dict(pitch=0, range=0, rate=0, volume=0), 175, [0.1, 0.1])[0]
-             for a, v in ACCENTS.items()}
-    lengths = {len(w) for w in waves.values()}
-    assert len(lengths) >= 4
-    assert not np.array_equal(waves["en-us"], waves["en-gb-scotland"][: len(waves["en-us"])])
+    from mtlkit.data.espeak import speak_in_fresh_processes
+
+    words = ["seven", "zero", "right", "stop", "four"]
+    script = dict(words=words, prosody=EMOTIONS["neutral"], rate_wpm=175, gaps=[0.1] * (len(words) + 1))
+    spoken = speak_in_fresh_processes([("gender male\npitch 100 150\n", v, [script]) for v in ACCENTS.values()])
+    lengths = {a: np.array([b - s for s, b in spans]) / rate * 1000 for a, ((_, spans, rate),) in zip(ACCENTS, spoken)}
+    for a, b in combinations(ACCENTS, 2):
+        assert np.abs(lengths[a] - lengths[b]).max() > 5, (a, b, lengths[a], lengths[b])    # measured >= 13 ms
 
 
 def test_hard_preset_has_noise_reverb_and_every_accent(hard_corpus):
@@ -150,6 +169,35 @@ def test_hard_preset_has_noise_reverb_and_every_accent(hard_corpus):
     assert set(hard_corpus.counts("accent")) == set(ACCENTS)
     noisy = [u for u in hard_corpus if u.noise != "none"]
     assert all(0 <= u.snr_db <= 15 for u in noisy)
+
+
+def test_hard_preset_mixes_noise_at_the_recorded_snr_and_reverberates(hard_corpus):
+    """The same config without noise or reverberation gives the dry speech of every utterance (the conditions are
+    drawn after the speech). Noise = noisy - dry; speech power is measured over the word spans, as mix_at_snr's
+    speech_mask says; a reverberated utterance rings on after its last word, where the dry one is silent."""
+    dry = build_corpus(corpus_config("hard", speakers=8, utterances_per_speaker=6, seed=1, noises=("none",),
+                                     reverb=0.0))
+    assert [u.id for u in dry] == [u.id for u in hard_corpus]
+    measured = set()
+    for u, d in zip(hard_corpus, dry):
+        speech = np.zeros(len(d.wave), bool)
+        for a, b in d.word_spans:
+            speech[round(a * 16000):round(b * 16000)] = True
+        if u.rt60 == 0 and u.noise == "none":
+            assert np.array_equal(u.wave, d.wave), u.id
+        elif u.rt60 == 0 and np.abs(u.wave).max() < 0.999:        # loud utterances clip at 1.0: not a clean sum
+            added = u.wave.astype(np.float64) - d.wave
+            snr = 10 * np.log10(np.mean(d.wave[speech].astype(np.float64) ** 2) / np.mean(added ** 2))
+            assert abs(snr - u.snr_db) < 0.01, (u.id, u.noise, snr, u.snr_db)
+            measured.add(u.noise)
+        elif u.rt60 > 0 and u.noise == "none":
+            end = round(d.word_spans[-1][1] * 16000)
+            after = slice(end + 160, end + 800)                       # 10 to 50 ms after the last word
+            assert np.abs(d.wave[after]).max() == 0
+            ringing = np.sqrt(np.mean(u.wave[after] ** 2) / np.mean(u.wave[speech] ** 2))
+            assert ringing > 0.01, (u.id, u.rt60, ringing)           # measured 0.04-0.30
+            measured.add("reverb")
+    assert measured == {"white", "pink", "babble", "reverb"}, measured
 
 
 def test_splits_hold_out_whole_speakers(clean_corpus):
@@ -196,11 +244,19 @@ def test_babble_is_made_of_the_given_talkers():
         N.babble_noise(10, [], rng)
 
 
-def test_room_impulse_response_decays_60_db_at_rt60():
-    h = N.room_impulse_response(0.4, np.random.default_rng(0))
-    assert len(h) == 6400 and h[0] == h.max()
-    tail = np.sum(h[-640:] ** 2) / np.sum(h[1:641] ** 2)
-    assert 10 * np.log10(tail) < -40
+@pytest.mark.parametrize("rt60", [0.2, 0.4, 0.8])
+def test_room_impulse_response_decays_60_db_at_rt60(rt60):
+    """rt60 is the time the reverberant energy takes to fall by 60 dB: its level in 20 ms windows lies on a line
+    of slope -60 dB per rt60 seconds (a decay twice too fast gives -120 dB at rt60, half as fast -30 dB)."""
+    h = N.room_impulse_response(rt60, np.random.default_rng(0)).astype(np.float64)
+    assert len(h) == round(rt60 * 16000) and h[0] == h.max() and abs(np.sum(h ** 2) - 1) < 1e-5
+    windows = h[1:1 + (len(h) - 1) // 320 * 320].reshape(-1, 320)
+    level = 10 * np.log10(np.sum(windows ** 2, 1))
+    slope = np.polyfit((np.arange(len(windows)) + 0.5) * 0.02, level, 1)[0]
+    assert abs(slope * rt60 + 60) < 3, slope * rt60
+    first, last = np.sum(h[1:641] ** 2), np.sum(h[-640:] ** 2)       # windows [0, 40 ms) and [rt60 - 40 ms, rt60)
+    expected = -60 * (rt60 - 0.04) / rt60                             # their centres are rt60 - 40 ms apart
+    assert abs(10 * np.log10(last / first) - expected) < 3
 
 
 @pytest.mark.parametrize("field, value, valid", [

@@ -95,14 +95,42 @@ def test_bad_projection_and_layer_are_named(clean_corpus):
 
 
 @pytest.mark.parametrize("sharing", ["hard", "cross_stitch"])
-def test_embeddings_have_one_row_per_utterance(clean_corpus, sharing):
-    from mtlkit.train import fit
+def test_embeddings_are_what_the_tasks_own_modules_compute(clean_corpus, sharing):
+    """embed(task=t) against hooks on the model's modules in an ordinary forward pass: the hidden layer of t's
+    head, and each layer's output averaged over the valid frames as t reads it (cross-stitch: sum_j A[t, j] h_j
+    of the towers' outputs before they are mixed)."""
+    import torch
+
+    from mtlkit.train import batches, features_for, fit
 
     history = fit(clean_corpus, ["speaker", "emotion"], sharing=sharing, epochs=1, progress=False)
     test = clean_corpus.split("test")
-    for layer in ("cnn", "lstm2", "head"):
-        e = embed(history, test, layer=layer, task="emotion")
-        assert e.shape[0] == len(test) and np.isfinite(e).all()
+    model, tasks = history.model.eval(), ["speaker", "emotion"]
+    towers = model.towers if sharing == "cross_stitch" else {t: model.encoder for t in tasks}
+    seen, handles = {}, []
+    for t in tasks:
+        modules = {"head": model.heads[t].mlp, 0: towers[t].stages[0][-1]}
+        modules.update(enumerate(towers[t].stages[1:], start=1))
+        for name, module in modules.items():
+            handles.append(module.register_forward_hook(lambda m, i, out, key=(name, t): seen.update({key: out})))
+    batch = next(batches(features_for(history, test), len(test), None))
+    with torch.no_grad():
+        model(batch["feats"], batch["lengths"])
+    for handle in handles:
+        handle.remove()
+    n = -(-batch["lengths"] // model.frame_pool)                       # frames the layers run at
+    for i, t in enumerate(tasks):
+        assert np.allclose(embed(history, test, layer="head", task=t), seen["head", t].numpy(), atol=1e-5), t
+        for k, layer in enumerate(model.layer_names):
+            if sharing == "cross_stitch":
+                out = sum(model.stitch[k][i, j] * seen[k, u] for j, u in enumerate(tasks))
+            else:
+                out = seen[k, t]
+            valid = (torch.arange(out.shape[1])[None, :] < n[:, None]).unsqueeze(-1)
+            expected = ((out * valid).sum(1) / n[:, None]).detach().numpy()
+            assert np.allclose(embed(history, test, layer=layer, task=t), expected, atol=1e-5), (t, layer)
+    if sharing == "cross_stitch":                                     # the towers differ, so the check has teeth
+        assert not np.allclose(seen[0, "speaker"].numpy(), seen[0, "emotion"].numpy(), atol=1e-2)
 
 
 def test_linear_r2_is_one_for_a_linear_function_and_near_zero_for_noise():

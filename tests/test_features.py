@@ -42,12 +42,32 @@ def test_collate_pads_masks_and_ignores_padded_vad_frames():
     assert batch["emotion"].tolist() == [2, 0] and torch.all(batch["feats"][1, 2:] == 0)
 
 
+def _runs(flags: torch.Tensor) -> list:
+    """Lengths of the runs of True in a 1-D bool tensor."""
+    edges = torch.diff(torch.cat([torch.zeros(1), flags.float(), torch.zeros(1)]))
+    return (torch.nonzero(edges == -1).flatten() - torch.nonzero(edges == 1).flatten()).tolist()
+
+
 def test_spec_augment_masks_in_training_only():
+    """Zeros only in whole bands: frames (all channels) and channels (all frames), at most n_masks runs of each,
+    each mask narrower than its bound (torchaudio draws widths in [0, bound)); every other value untouched."""
     torch.manual_seed(0)
     aug = SpecAugment(freq_mask=8, time_mask=10, n_masks=2)
-    feats = torch.randn(4, 50, 40)
+    feats = torch.randn(64, 50, 40)
     masked = aug.train()(feats)
-    assert masked.shape == feats.shape and (masked == 0).sum() > 0
+    assert masked.shape == feats.shape
+    widest = {"time": 0, "freq": 0}
+    for x, y in zip(feats, masked):
+        zero = y == 0
+        frames, channels = zero.all(1), zero.all(0)
+        assert torch.equal(zero, frames[:, None] | channels[None, :])
+        assert torch.equal(y[~zero], x[~zero])
+        for axis, flags, bound in (("time", frames, 10), ("freq", channels, 8)):
+            runs = _runs(flags)
+            assert len(runs) <= 2 and sum(runs) <= 2 * (bound - 1), (axis, runs)
+            widest[axis] = max([widest[axis]] + runs)
+    assert widest["time"] >= 6 and widest["freq"] >= 5, widest
+    assert len({tuple(torch.nonzero((y == 0).all(0)).flatten().tolist()) for y in masked}) > 10   # drawn per utterance
     assert torch.equal(aug.eval()(feats), feats)
 
 

@@ -64,10 +64,32 @@ def _user_folder(tmp_path, rate=8000, channels=2, rows=None):
     return tmp_path
 
 
+def _amplitude(wave, hz):
+    """The amplitude of the sine at ``hz`` in 16 kHz samples 2000-5999 (0.25 s: a whole number of periods)."""
+    n = np.arange(2000, 6000)
+    return 2 * abs(np.mean(wave[n] * np.exp(-2j * np.pi * hz * n / 16000)))
+
+
+def _two_tones(path, rate, hz):
+    """0.5 s stereo: a 0.4 sine at hz[0] in channel 0 only, one at hz[1] in channel 1 only."""
+    t = np.arange(rate // 2) / rate
+    sf.write(path, 0.4 * np.sin(2 * np.pi * np.outer(t, hz)), rate)
+
+
 def test_user_folder_is_resampled_mixed_down_and_split(tmp_path):
-    corpus = load_corpus(_user_folder(tmp_path))
+    """Stereo becomes the mean of the channels (0.2 of each tone); resampling keeps the tones and adds no images
+    (8 kHz up: a repeated-sample resampler leaves 0.04 at 8000 - 1000 Hz) and no aliases (44.1 kHz down: 12 kHz
+    must not fold onto 16000 - 12000 = 4000 Hz; plain decimation leaves 0.18 there)."""
+    folder = _user_folder(tmp_path)
+    _two_tones(folder / "audio" / "ann_0.wav", 8000, (300, 1000))
+    _two_tones(folder / "audio" / "bob_0.wav", 44100, (1000, 12000))
+    corpus = load_corpus(folder)
     assert len(corpus) == 15 and corpus.tasks() == ["speaker", "emotion"]
     assert all(u.wave.ndim == 1 and len(u.wave) == 8000 for u in corpus)          # 0.5 s at 16 kHz
+    up, down = (next(u.wave for u in corpus if u.path == f"audio/{name}.wav") for name in ("ann_0", "bob_0"))
+    assert abs(_amplitude(up, 300) - 0.2) < 0.005 and abs(_amplitude(up, 1000) - 0.2) < 0.005
+    assert _amplitude(up, 7000) < 0.005 and _amplitude(up, 7700) < 0.005
+    assert abs(_amplitude(down, 1000) - 0.2) < 0.005 and _amplitude(down, 4000) < 0.005
     assert corpus.counts("split")["heldout"] == 3                                 # one of five speakers
     assert corpus.classes("emotion") == ["happy", "sad"]
     with pytest.raises(ValueError, match="no vad labels.*speaker, emotion"):

@@ -111,7 +111,7 @@ def test_ravdess_labels_speakers_and_limits(trees, loaded):
         load_ravdess(root, speakers=["99"])
 
 
-def test_each_corpus_maps_its_own_labels(loaded):
+def test_each_corpus_maps_its_own_labels(trees, loaded, clean_corpus):
     crema = loaded["crema_d"]
     assert {"age", "sex", "race", "ethnicity"} <= set(next(iter(crema.speakers.values())))
     assert crema.speaker_ids()[0] == "1001"
@@ -124,19 +124,29 @@ def test_each_corpus_maps_its_own_labels(loaded):
     libri = loaded["librispeech"]
     assert all(u.words and u.words[0] == u.words[0].lower() for u in libri)
     assert {s["sex"] for s in libri.speakers.values()} <= {"female", "male"}
-    assert set(loaded["fsdd"].classes("keyword")) <= {"zero", "one", "two", "three", "four", "five", "six", "seven",
-                                                      "eight", "nine"}
+    source = {u.id: u for u in clean_corpus}
+    for name in ("fsdd", "audiomnist"):           # every file; test_file_names_mean_what_their_corpora_publish and
+        by_path = {u.path: u for u in loaded[name]}       # test_audiomnist_reads_accents_from_its_published_meta_file
+        for path, uid in trees[name][1].items():          # check the names and the meta file against published facts
+            assert by_path[path].words == source[uid].words, (name, path)
+            if name == "audiomnist":
+                assert by_path[path].accent == source[uid].accent, path
+    digits = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
+    assert set(loaded["fsdd"].classes("keyword")) == {u.keyword for u in clean_corpus} & digits
     assert loaded["fsdd"].speaker_ids()[0] == "george"
     mnist = loaded["audiomnist"]
-    assert "accent" in mnist.tasks() and set(mnist.classes("accent")) <= {"en-us", "en-gb", "en-gb-scotland", "en-029"}
+    assert set(mnist.classes("accent")) == {"en-us", "en-gb", "en-gb-scotland", "en-029"}
     vox = loaded["voxceleb1"]
     assert vox.speaker_ids()[0] == "id10001" and set(vox.counts("split")) <= {"train", "val", "test"}
     assert vox.speakers["id10001"]["nationality"] == "Generated"
 
 
 def test_speech_commands_can_split_by_speaker_instead(trees):
-    corpus = load_speech_commands(trees["speech_commands"][0], splits="speakers", words=["yes", "no", "up"])
-    assert "heldout" in corpus.counts("split") and set(corpus.classes("keyword")) <= {"yes", "no", "up"}
+    root, written = trees["speech_commands"]
+    corpus = load_speech_commands(root, splits="speakers", words=["yes", "no", "up"])
+    assert "heldout" in corpus.counts("split") and set(corpus.classes("keyword")) == {"yes", "no", "up"}
+    assert sorted(u.path for u in corpus) == sorted(p for p in written if p.split("/")[0] in ("yes", "no", "up"))
+    assert all(u.keyword == u.path.split("/")[0] for u in corpus)
     with pytest.raises(ValueError, match="unknown splits 'random'; valid splits: official, speakers"):
         load_speech_commands(trees["speech_commands"][0], splits="random")
 
@@ -325,6 +335,36 @@ def test_audiomnist_official_folds_are_the_authors_speaker_disjoint_digit_folds(
     assert sorted(x for g in audiomnist.FOLD_GROUPS for x in g) == list(range(1, 61))
     with pytest.raises(ValueError, match="unknown fold 5; valid folds: 0, 1, 2, 3, 4"):
         load_audiomnist(tmp_path, splits="official", fold=5)
+
+
+def test_audiomnist_reads_accents_from_its_published_meta_file(tmp_path):
+    """Accent, age, gender, native speaker and origin of six speakers of data/audioMNIST_meta.txt as published
+    (soerenab/AudioMNIST), copied by hand: the accent is its free text lower-cased, each speaker's under its own
+    two-digit folder."""
+    import json
+
+    from mtlkit.data.real import common, load_audiomnist
+
+    def person(accent, age, gender, native, origin):
+        return {"accent": accent, "age": age, "gender": gender, "native speaker": native, "origin": origin,
+                "recordingdate": "17-06-22-11-04-28", "recordingroom": "Kino"}
+
+    meta = {"01": person("german", 30, "male", "no", "Europe, Germany, Wuerzburg"),
+            "07": person("German/Spanish", "27", "male", "no", "Europe, Spanien, Mallorca"),
+            "15": person("Madras", "28", "male", "no", "Europe, India, Chennai"),
+            "26": person("Chinese", "22", "female", "no", "Asia, China, Beijing"),
+            "41": person("South African", "30", "male", "yes", "Africa, South Africa, Vryburg"),
+            "60": person("Tamil", "27", "female", "yes", "Asia, India, Chennai")}
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "audioMNIST_meta.txt").write_text(json.dumps(meta, indent=4))
+    for n in meta:
+        common.write_audio(tmp_path / "data" / n / f"3_{n}_0.wav", _tone(rate=16000), 48000)
+    corpus = load_audiomnist(tmp_path, held_out=0)
+    assert {u.speaker: u.accent for u in corpus} == {"01": "german", "07": "german/spanish", "15": "madras",
+                                                     "26": "chinese", "41": "south african", "60": "tamil"}
+    assert corpus.speakers["41"]["native speaker"] == "yes" and corpus.speakers["26"]["gender"] == "female"
+    assert corpus.speakers["15"]["origin"] == "Europe, India, Chennai"
+    assert {u.words for u in corpus} == {("three",)}
 
 
 def _tone(seconds=0.3, rate=16000):
