@@ -89,6 +89,32 @@ def test_meta_command_writes_results_and_a_figure(tmp_path, capsys):
     assert "steps=0: fast adaptation needs at least one inner step" in capsys.readouterr().err
 
 
+def test_every_meta_option_reaches_its_own_parameter(tmp_path, monkeypatch):
+    """Each flag gets a value no other flag has, so two crossed wires show up as two wrong values."""
+    import mtlkit.data as data
+    import mtlkit.meta.experiment as experiment
+
+    corpora, calls = [], []
+    monkeypatch.setattr(data, "make_corpus", lambda preset, **k: corpora.append((preset, k)) or "the corpus")
+    monkeypatch.setattr(experiment, "meta_compare", lambda corpus, **k: calls.append((corpus, k)) or [])
+    assert main(["meta", "--methods", "maml,protonet", "--shots", "2,3", "--steps", "7", "--inner-steps", "4",
+                 "--inner-lr", "0.25", "--outer-lr", "0.004", "--encoder", "cnn_lstm", "--label", "keyword",
+                 "--meta-steps", "11", "--meta-batch", "6", "--tasks", "13", "--n-way", "8", "--queries", "9",
+                 "--seed", "21", "--corpus-seed", "17", "--optimizer", "sgd", "--held-out", "x, y",
+                 "--family", "accent", "--preset", "hard", "--out", str(tmp_path), "--quiet"]) == 0
+    assert corpora == [("hard", dict(seed=17))]
+    (corpus, given), = calls
+    assert corpus == "the corpus"
+    assert given == dict(
+        family="accent", methods=["maml", "protonet"], shots=[2, 3], steps=7, inner_steps=4, inner_lr=0.25,
+        outer_lr=0.004, encoder="cnn_lstm", label="keyword", meta_steps=11, meta_batch=6, tasks=13, n_way=8,
+        queries=9, seed=21, optimizer="sgd", held_out=["x", "y"], out=str(tmp_path), progress=False)
+    calls.clear()
+    assert main(["meta", "--family", "language", "--out", str(tmp_path)]) == 0
+    assert corpora[-1] == ("languages", dict(seed=0))
+    assert "inner_lr" not in calls[0][1] and "inner_steps" not in calls[0][1]     # each method's own defaults
+
+
 def test_meta_command_runs_cavia_with_each_method_s_own_inner_loop_unless_told(tmp_path):
     import json
 
