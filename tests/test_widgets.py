@@ -1,5 +1,6 @@
 """Widget panels driven headlessly: set values, click Run, check what the trainer got and what is shown."""
 import numpy as np
+import pytest
 
 from mtlkit.train import fit
 from mtlkit.widgets import BaselinePanel, EmbeddingPanel, GatingPanel, SharingPanel, WeightingPanel, render
@@ -115,8 +116,14 @@ def test_weighting_panel_fixed_weights_adversary_and_pareto_view(clean_corpus):
     assert "fixed(0.2,1.5)" in html(panel) and "pcgrad+adv2" in html(panel)
 
 
-def test_embedding_panel_probes_every_label_and_plays_the_picked_point(clean_corpus):
-    runs = {"hard": fit(clean_corpus, ["speaker", "emotion"], epochs=2, progress=False)}
+@pytest.fixture(scope="module")
+def hard_run(clean_corpus):
+    """Hard sharing trained on speaker and emotion for two epochs."""
+    return fit(clean_corpus, ["speaker", "emotion"], epochs=2, progress=False)
+
+
+def test_embedding_panel_probes_every_label_and_plays_the_picked_point(clean_corpus, hard_run):
+    runs = {"hard": hard_run}
     test = clean_corpus.split("test")
     panel = EmbeddingPanel(runs, test)
     panel.controls["layer"].value = "lstm2"
@@ -129,6 +136,31 @@ def test_embedding_panel_probes_every_label_and_plays_the_picked_point(clean_cor
     assert f"point 3: speaker {test[3].speaker}" in html(panel) and len(panel.cache) == 1
     panel.views["colour"].value = "emotion"
     assert len(panel.cache) == 1
+
+
+def test_embedding_panel_draws_and_probes_the_chosen_layer_of_the_chosen_head(clean_corpus, hard_run, monkeypatch):
+    """The layer and head controls decide which embedding is projected and probed (checked against embed())."""
+    import mtlkit.widgets.embedding as E
+    from mtlkit.embeddings import embed, linear_probe
+
+    drawn = []
+    real = E.plots.embedding
+    monkeypatch.setattr(E.plots, "embedding", lambda coords, labels, title, **k: drawn.append((coords, title))
+                        or real(coords, labels, title, **k))
+    test = clean_corpus.split("test")
+    panel = EmbeddingPanel({"hard": hard_run}, test)
+    seen = []
+    for layer, task in (("lstm2", "emotion"), ("cnn", "emotion"), ("head", "emotion"), ("head", "speaker")):
+        panel.controls["layer"].value, panel.controls["task"].value = layer, task
+        panel.run_button.click()
+        x = embed(hard_run, test, layer=layer, task=task)
+        centred = x.astype(np.float64) - x.mean(0)
+        top = np.linalg.eigh(centred.T @ centred)[1][:, ::-1][:, :2]          # PCA by hand: the top eigenvectors
+        coords, title = drawn[-1]
+        assert np.allclose(np.abs(coords), np.abs(centred @ top), atol=1e-4) and f"{layer} of {task}" in title
+        assert panel.result[0]["probes"]["speaker"] == linear_probe(x, test.labels("speaker"))
+        seen.append(coords)
+    assert all(not np.allclose(np.abs(a), np.abs(b), atol=1e-3) for i, a in enumerate(seen) for b in seen[:i])
 
 
 def test_panels_reject_bad_settings_with_the_valid_choices(clean_corpus):
