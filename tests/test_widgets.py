@@ -184,10 +184,16 @@ def test_adaptation_panel_shows_before_and_after_on_the_chosen_speaker(meta_corp
     assert panel.last_error is None
     r, _ = panel.result
     assert r["episode"].task == sampler.tasks("test")[1] and len(r["episode"].support) == 3 * 3
-    assert len(r["before"]) == len(r["after"]) == len(r["episode"].query)
+    batch, episode = sampler.tensors([r["episode"]]), r["episode"]
+    by_hand = {k: methods["scratch"].predict(batch, k, [episode])[0].numpy() for k in (0, 4)}
+    assert not np.array_equal(by_hand[0], by_hand[4])                      # four steps change the guesses here
+    assert np.array_equal(r["before"], by_hand[0]) and np.array_equal(r["after"], by_hand[4])
     assert mimes(panel).count("image/png") == 1 and "<audio" in html(panel)
     panel.views["listen"].value = 5                           # a view: redraw, no new computation
     assert len(panel.cache) == 1 and "Support example 5" in html(panel)
+    c["steps"].value = 0
+    panel.run_button.click()
+    assert np.array_equal(panel.result[0]["after"], by_hand[0])
     c["k_shot"].value = 10                          # more shots than a speaker has: the slider stops where all can
     assert c["k_shot"].value == c["k_shot"].max == max_shots(sampler) < 10
     too_many = 0
@@ -198,6 +204,32 @@ def test_adaptation_panel_shows_before_and_after_on_the_chosen_speaker(meta_corp
         except ValueError as error:
             too_many += "lower k_shot" in str(error)
     assert too_many >= 1
+
+
+def test_adaptation_panel_listens_only_to_the_support_set_shown(meta_corpus):
+    """The listen slider ends at the shown episode's last support example, also for a result from the cache,
+    and setting it never redraws the previous result while a new one is computed."""
+    from mtlkit.meta import EpisodeSampler, make_method
+    from mtlkit.widgets import AdaptationPanel
+
+    sampler = EpisodeSampler(meta_corpus, "speaker_adaptation", n_way=3, k_shot=2, queries=1)
+    panel = AdaptationPanel({"protonet": make_method("protonet", sampler, width=8)}, sampler)
+    shown, real_show = [], panel.show
+    panel.show = lambda result, settings: shown.append(len(result["episode"].support)) or real_show(result, settings)
+    c, listen = panel.controls, panel.views["listen"]
+    c["k_shot"].value = 3
+    panel.run_button.click()
+    assert listen.max == 3 * 3 - 1
+    listen.value = 8
+    shown.clear()
+    c["k_shot"].value = 1
+    panel.run_button.click()
+    assert listen.max == listen.value == 3 - 1 and set(shown) == {3}       # never the 9 of the previous result
+    c["k_shot"].value = 3
+    panel.run_button.click()
+    assert "cache" in panel.status.value and listen.max == 8
+    listen.value = 8
+    assert "Support example 8" in html(panel) and panel.last_error is None
 
 
 def test_task_embedding_panel_trains_both_methods_and_maps_the_task_space(meta_corpus):
