@@ -232,9 +232,21 @@ def test_adaptation_panel_listens_only_to_the_support_set_shown(meta_corpus):
     assert "Support example 8" in html(panel) and panel.last_error is None
 
 
-def test_task_embedding_panel_trains_both_methods_and_maps_the_task_space(meta_corpus):
+def _pitch(corpus, speakers):
+    """The mean of the speakers' pitch ranges' midpoints, in Hz."""
+    return np.mean([(corpus.speakers[s]["pitch_low"] + corpus.speakers[s]["pitch_high"]) / 2 for s in speakers])
+
+
+def test_task_embedding_panel_trains_both_methods_and_maps_the_task_space(meta_corpus, monkeypatch):
+    import torch
+
+    import mtlkit.widgets.task_embedding as TE
+    from mtlkit.embeddings import linear_r2
     from mtlkit.widgets import TaskEmbeddingPanel
 
+    spaces, real = [], TE.task_space
+    monkeypatch.setattr(TE, "task_space", lambda method, **k: spaces.append((method, *real(method, **k)))
+                        or spaces[-1][1:])
     panel = TaskEmbeddingPanel(meta_corpus, meta_steps=10)
     c = panel.controls
     c["k_shot"].value, c["compare"].value = 2, "protonet"
@@ -242,12 +254,28 @@ def test_task_embedding_panel_trains_both_methods_and_maps_the_task_space(meta_c
     assert panel.last_error is None
     r, _ = panel.result
     assert set(r["runs"]) == {"task_embedding", "protonet"} and r["coords"].shape == (80, 2)
-    assert all(isinstance(p, float) for p in r["what"])       # pitch in Hz for a speaker family
-    assert mimes(panel).count("image/png") == 1 and "R² of pitch" in html(panel)
+    (method, z, episodes), = spaces
+    tasks = method.sampler.tasks
+    in_train = [e.task in tasks("train") for e in episodes]
+    assert in_train == [True] * 40 + [False] * 40 == [s == "train" for s in r["split"]]
+    with torch.no_grad():
+        assert np.allclose(method.task_embeddings(method.sampler.tensors([episodes[79]]))[0].numpy(), z[79], atol=1e-5)
+    centred = z.astype(np.float64) - z.mean(0)
+    top = np.linalg.eigh(centred.T @ centred)[1][:, ::-1][:, :2]
+    assert np.allclose(np.abs(r["coords"]), np.abs(centred @ top), atol=1e-4)
+    pitch = [_pitch(meta_corpus, [e.task]) for e in episodes]          # each episode's speaker
+    assert r["what"] == pytest.approx(pitch)
+    assert r["score"] == linear_r2(z, pitch, groups=[e.task for e in episodes])
+    assert mimes(panel).count("image/png") == 1 and f"R² of pitch (cross-validated, folds grouped by speaker) = " \
+        f"{r['score']:.2f}" in html(panel)
     c["family"].value, c["compare"].value = "speaker_id", "scratch"
     panel.run_button.click()
     assert panel.last_error is None and len(panel.cache) == 2
     assert set(panel.result[0]["runs"]) == {"task_embedding", "scratch"}
+    _, z, episodes = spaces[-1]
+    pitch = [_pitch(meta_corpus, e.classes) for e in episodes]         # the mean over each episode's speakers
+    assert panel.result[0]["what"] == pytest.approx(pitch) and len(set(pitch)) > 1
+    assert panel.result[0]["score"] == linear_r2(z, pitch, groups=[e.task for e in episodes])
     speaker_id = c["k_shot"].max
     c["family"].value = "accent"
     c["k_shot"].value = c["k_shot"].max                       # the family's data is not known yet: 10
