@@ -257,6 +257,23 @@ def test_published_sources_have_checksums_or_say_why_not():
     assert D.NOT_DOWNLOADABLE["voxceleb1"] == voxceleb1.HOW_TO_GET and D.NOT_DOWNLOADABLE["crema_d"] == crema_d.HOW_TO_GET
 
 
+def test_the_checksums_taken_from_torchaudio_are_the_ones_torchaudio_has():
+    """Offline, a mistyped digest shows only where another package publishes the same one: torchaudio's datasets."""
+    import importlib
+
+    checked = []
+    for name, source in D.SOURCES.items():
+        if source.checksum_source.startswith("torchaudio.datasets."):
+            try:
+                published = importlib.import_module(source.checksum_source)._CHECKSUMS
+            except (ImportError, AttributeError):
+                pytest.skip(f"this torchaudio has no {source.checksum_source}._CHECKSUMS")
+            digests = {url.rsplit("/", 1)[1]: digest for url, digest in published.items()}
+            assert source.checksum == f"sha256:{digests[source.archive]}", name
+            checked.append(name)
+    assert len(checked) == 6                          # Speech Commands and five LibriSpeech parts
+
+
 def test_listing_digest_is_what_sha256sum_prints(tmp_path):
     import shutil
     import subprocess
