@@ -249,7 +249,7 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError, FileExistsError, FloatingPointError, ConnectionError) as err:
+    except (ValueError, OSError, FloatingPointError) as err:      # OSError: missing, taken, unwritable, offline
         print(f"mtlkit: error: {err}", file=sys.stderr)
         return 2
 

@@ -1,6 +1,7 @@
 """The mtlkit command line."""
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -42,6 +43,24 @@ def test_corpus_make_refuses_an_unusable_output_before_any_work(tmp_path, monkey
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("mtlkit: error: ") and says in err
     assert started == [] and (tmp_path / "taken.txt").read_text() == "mine"
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_line_with_status_2(tmp_path, monkeypatch, capsys, clean_corpus):
+    """Under a file or where nobody may write (PermissionError): one line, no traceback."""
+    import os
+
+    import mtlkit.cli as cli
+
+    monkeypatch.setattr(cli, "build_corpus", lambda config: clean_corpus)
+    (tmp_path / "taken.txt").write_text("mine")
+    cases = [(tmp_path / "taken.txt" / "corpus", ("taken.txt",))]
+    if os.path.isdir("/sys/kernel"):                                  # not even root may write there
+        cases.append((Path("/sys/kernel/mtlkit-corpus"), ("Operation not permitted", "Permission denied")))
+    for out, says in cases:
+        assert main(["corpus", "make", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("mtlkit: error: ") and any(s in err for s in says), err
+    assert (tmp_path / "taken.txt").read_text() == "mine"
 
 
 def test_the_installed_console_script_reports_errors_in_one_line_with_status_2(tmp_path):
@@ -87,6 +106,32 @@ def test_meta_command_writes_results_and_a_figure(tmp_path, capsys):
     assert (out / "results.png").stat().st_size > 1000
     assert main(["meta", "--methods", "maml", "--steps", "0", "--out", str(out)]) == 2
     assert "steps=0: fast adaptation needs at least one inner step" in capsys.readouterr().err
+
+
+def test_every_meta_option_reaches_its_own_parameter(tmp_path, monkeypatch):
+    """Each flag gets a value no other flag has, so two crossed wires show up as two wrong values."""
+    import mtlkit.data as data
+    import mtlkit.meta.experiment as experiment
+
+    corpora, calls = [], []
+    monkeypatch.setattr(data, "make_corpus", lambda preset, **k: corpora.append((preset, k)) or "the corpus")
+    monkeypatch.setattr(experiment, "meta_compare", lambda corpus, **k: calls.append((corpus, k)) or [])
+    assert main(["meta", "--methods", "maml,protonet", "--shots", "2,3", "--steps", "7", "--inner-steps", "4",
+                 "--inner-lr", "0.25", "--outer-lr", "0.004", "--encoder", "cnn_lstm", "--label", "keyword",
+                 "--meta-steps", "11", "--meta-batch", "6", "--tasks", "13", "--n-way", "8", "--queries", "9",
+                 "--seed", "21", "--corpus-seed", "17", "--optimizer", "sgd", "--held-out", "x, y",
+                 "--family", "accent", "--preset", "hard", "--out", str(tmp_path), "--quiet"]) == 0
+    assert corpora == [("hard", dict(seed=17))]
+    (corpus, given), = calls
+    assert corpus == "the corpus"
+    assert given == dict(
+        family="accent", methods=["maml", "protonet"], shots=[2, 3], steps=7, inner_steps=4, inner_lr=0.25,
+        outer_lr=0.004, encoder="cnn_lstm", label="keyword", meta_steps=11, meta_batch=6, tasks=13, n_way=8,
+        queries=9, seed=21, optimizer="sgd", held_out=["x", "y"], out=str(tmp_path), progress=False)
+    calls.clear()
+    assert main(["meta", "--family", "language", "--out", str(tmp_path)]) == 0
+    assert corpora[-1] == ("languages", dict(seed=0))
+    assert "inner_lr" not in calls[0][1] and "inner_steps" not in calls[0][1]     # each method's own defaults
 
 
 def test_meta_command_runs_cavia_with_each_method_s_own_inner_loop_unless_told(tmp_path):

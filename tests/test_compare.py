@@ -53,14 +53,37 @@ def test_records_keep_each_tasks_expert_weights_and_the_heatmap_draws_them(tiny,
     assert [t.get_text() for t in ax.texts] == [f"{v:.2f}" for t in ("vad", "speaker") for v in weights[t]]
 
 
-def test_command_line_compare_on_a_folder(tiny, tmp_path, capsys):
+def test_command_line_compare_on_a_folder(tiny, tmp_path, capsys, monkeypatch):
+    """The printed table and the bar chart show the numbers the results JSON stores."""
+    import matplotlib.image
+
+    figures, real_plot = [], C.plot
+    monkeypatch.setattr(C, "plot", lambda records, path: figures.append(real_plot(records, path)) or figures[-1])
     folder = tiny.save(tmp_path / "corpus")
     out = tmp_path / "res.json"
-    assert main(["compare", "--data", str(folder), "--tasks", "vad,emotion", "--sharing", "hard",
+    assert main(["compare", "--data", str(folder), "--tasks", "vad,speaker", "--sharing", "hard",
                  "--weighting", "equal", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
-    printed = capsys.readouterr().out
-    assert "hard" in printed and out.is_file() and out.with_suffix(".png").is_file()
-    again = ["compare", "--data", str(folder), "--tasks", "vad,emotion", "--sharing", "hard", "--weighting", "equal",
+    lines = capsys.readouterr().out.splitlines()
+    stored = {r["config"]["sharing"]: r for r in json.loads(out.read_text())}
+    base, hard = stored["separate"]["test"], stored["hard"]["test"]
+    gains = [hard[t][m] / base[t][m] - 1 for t, m in (("vad", "f1"), ("speaker", "accuracy")) if base[t][m] > 0]
+    assert len(gains) == 2 and gains[0] != gains[1]            # both tasks count, each differently
+    by_hand = 100 * sum(gains) / len(gains)
+    head = lines.index(next(line for line in lines if line.startswith("sharing")))
+    assert lines[head].split() == ["sharing", "weighting", "vad", "f1", "speaker", "accuracy", "delta_m", "%",
+                                   "params", "s/run"]
+    rows = {line.split()[0]: line.split() for line in lines[head + 2:head + 4]}
+    for sharing, delta in (("separate", 0.0), ("hard", by_hand)):
+        row, test = rows[sharing], stored[sharing]["test"]
+        assert row[1] == "equal" and float(row[2]) == pytest.approx(test["vad"]["f1"], abs=5e-4)
+        assert float(row[3]) == pytest.approx(test["speaker"]["accuracy"], abs=5e-4)
+        assert float(row[4]) == pytest.approx(delta, abs=0.05) and int(row[5]) == stored[sharing]["n_parameters"]
+    ax = figures[0].axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["separate / equal", "hard / equal"]
+    assert [p.get_height() for p in ax.patches] == pytest.approx([0.0, by_hand])
+    png = matplotlib.image.imread(out.with_suffix(".png"))
+    assert png.shape[:2] == tuple(round(v * 100) for v in figures[0].get_size_inches()[::-1])
+    again = ["compare", "--data", str(folder), "--tasks", "vad,speaker", "--sharing", "hard", "--weighting", "equal",
              "--epochs", "1", "--out", str(out), "--quiet"]
     assert main(again) == 0 and f"2 of 2 runs read from {out}" in capsys.readouterr().out
     assert main(again + ["--force"]) == 0 and f"0 of 2 runs read from {out}" in capsys.readouterr().out

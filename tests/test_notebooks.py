@@ -8,8 +8,17 @@ import pytest
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
-def test_there_are_notebooks():
-    assert NOTEBOOKS and NOTEBOOKS[0].name == "00_corpus_tour.ipynb"
+def test_the_notebooks_are_numbered_from_00_without_gaps_and_every_one_cited_is_there():
+    """The README and the library's docstrings ("Introduced in notebooks/...") name the notebooks independently."""
+    import re
+
+    root = NOTEBOOKS[0].parents[1]
+    assert [p.name[:2] for p in NOTEBOOKS] == [f"{i:02d}" for i in range(len(NOTEBOOKS))]
+    assert NOTEBOOKS[0].name == "00_corpus_tour.ipynb"
+    texts = [(root / "README.md").read_text()] + [p.read_text() for p in (root / "mtlkit").rglob("*.py")]
+    cited = {name for text in texts for name in re.findall(r"notebooks/(\d\d_\w+\.ipynb)", text)}
+    assert cited <= {p.name for p in NOTEBOOKS}, sorted(cited - {p.name for p in NOTEBOOKS})
+    assert len(cited) >= 11                                  # 00 to 10, each cited somewhere
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -30,13 +39,36 @@ def test_notebook_is_clean(path):
     assert nb["cells"][-1]["cell_type"] == "markdown" and "?" in last, "no questions for the learner at the end"
 
 
+def _shown_panels(nb):
+    """The mtlkit.widgets panels a code cell builds and shows: its last line is the call or the name assigned it."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    import mtlkit.widgets as widgets
+
+    shown = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        body = ast.parse(TransformerManager().transform_cell("".join(cell["source"]))).body
+        if not body or not isinstance(body[-1], ast.Expr):
+            continue
+        built = {t.id: n.value for n in body if isinstance(n, ast.Assign)
+                 for t in n.targets if isinstance(t, ast.Name)}
+        last = body[-1].value
+        call = built.get(last.id) if isinstance(last, ast.Name) else last
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name):
+            panel = getattr(widgets, call.func.id, None)
+            if isinstance(panel, type) and issubclass(panel, widgets.Panel):
+                shown.append(call.func.id)
+    return shown
+
+
 @pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.name[:2] != "00"], ids=lambda p: p.name)
 def test_lesson_notebooks_have_formulas_and_a_widget_panel(path):
     nb = json.loads(path.read_text())
     text = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
-    code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
     assert "$$" in text, "no formula"
-    assert "Panel(" in code, "no widget panel"
+    assert _shown_panels(nb), "no cell builds and shows a panel of mtlkit.widgets"
 
 
 def test_headers_and_readme_table_follow_the_repository_url_in_pyproject():
@@ -163,13 +195,21 @@ def test_readme_colab_section_says_which_notebooks_build_learn2learn():
     assert set(re.findall(r"[0-9]{2}", named.group(1))) == users
     assert "--quiet" in section and "skipped" in section
 
-def test_device_report_names_the_hardware():
+def test_device_report_names_the_hardware(monkeypatch):
+    """Both branches, whatever this machine has: a Colab T4 (faked) and a CPU with 3 threads (faked)."""
     import torch
 
     from mtlkit.config import device_report
 
-    expected = f"GPU: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "no GPU: everything runs"
-    assert device_report().startswith(expected)
+    asked = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: asked.append(device) or "Tesla T4")
+    report = device_report()
+    assert report.startswith("GPU: Tesla T4. fit trains on it") and asked == [0]
+    assert "meta-learning methods stay on the CPU unless given device='cuda'" in report
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
+    assert device_report() == "no GPU: everything runs on the CPU (3 threads)." and asked == [0]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -41,12 +41,55 @@ def test_constraints_pin_what_ci_installs():
     assert pins["torch"] == pins["torchaudio"]
 
 
+def _dry_run(target):
+    """The commands ``make <target>`` would run from scratch, each split as the shell would (nothing is run)."""
+    import os
+    import shlex
+    import shutil
+    import subprocess
+
+    import pytest
+
+    if shutil.which("make") is None:
+        pytest.skip("no make on this machine")
+    unset = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "VENV", "PYTHON", "TEST_CACHE", "LAB_ARGS")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    done = subprocess.run(["make", "--dry-run", "--always-make", "-C", str(ROOT), target], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    text = re.sub(r"^make(\[\d+\])?: .*\n", "", done.stdout, flags=re.M).replace("\\\n", " ")
+    return [shlex.split(line) for line in text.splitlines() if line.strip() and not line.startswith("if ")]
+
+
+def _runs(commands, *argv):
+    """Index of the first command whose arguments, after any VAR=value, start with ``argv``."""
+    for i, words in enumerate(commands):
+        args = [w for w in words if not re.match(r"^[A-Z][A-Z0-9_]*=", w)]
+        if args[:len(argv)] == list(argv):
+            return i
+    raise AssertionError(f"make would never run {' '.join(argv)}: {commands}")
+
+
 def test_ci_runs_make_test_and_make_has_both_commands():
-    assert "make test" in (ROOT / ".ci" / "run").read_text()
-    makefile = (ROOT / "Makefile").read_text()
-    assert re.search(r"^lab: install$", makefile, re.M) and re.search(r"^test: install browser$", makefile, re.M)
-    assert "--nbval-lax --nbval-current-env" in makefile and "MTLKIT_FAST=1" in makefile
-    assert "mtlkit.install_learn2learn" in makefile
+    """Dry runs of ``make test`` and ``make lab``: the kit is installed into .venv first, then that .venv runs."""
+    assert "make test" in (ROOT / ".ci" / "run").read_text().splitlines()[-1]
+    py = ".venv/bin/python"
+    for target in ("test", "lab"):
+        commands = _dry_run(target)
+        install = _runs(commands, py, "-m", "pip", "install", "--quiet", "-c", "constraints.txt", "-e",
+                        ".[lab,test,l2l]")
+        l2l = _runs(commands, py, "-m", "mtlkit.install_learn2learn", "--python", py)
+        if target == "lab":
+            assert install < l2l < _runs(commands, ".venv/bin/jupyter", "lab") and commands[-1][-1] == "notebooks/"
+            continue
+        run = _runs(commands, py, "-m", "pytest")
+        assert install < l2l < run == len(commands) - 1
+        env = dict(w.split("=", 1) for w in commands[run] if re.match(r"^[A-Z][A-Z0-9_]*=", w))
+        assert env["MTLKIT_FAST"] == env["MTLKIT_REQUIRE_L2L"] == "1"
+        assert env["MTLKIT_CACHE"].startswith(str(ROOT))                      # never the user's own cache
+        args = commands[run][len(env) + 3:]
+        assert {"--nbval-lax", "--nbval-current-env"} <= set(args)
+        assert [a for a in args if not a.startswith("-")] == ["tests", "notebooks"]
 
 
 def test_fast_mode_is_read_in_one_place():

@@ -1,5 +1,6 @@
 """Widget panels driven headlessly: set values, click Run, check what the trainer got and what is shown."""
 import numpy as np
+import pytest
 
 from mtlkit.train import fit
 from mtlkit.widgets import BaselinePanel, EmbeddingPanel, GatingPanel, SharingPanel, WeightingPanel, render
@@ -115,8 +116,14 @@ def test_weighting_panel_fixed_weights_adversary_and_pareto_view(clean_corpus):
     assert "fixed(0.2,1.5)" in html(panel) and "pcgrad+adv2" in html(panel)
 
 
-def test_embedding_panel_probes_every_label_and_plays_the_picked_point(clean_corpus):
-    runs = {"hard": fit(clean_corpus, ["speaker", "emotion"], epochs=2, progress=False)}
+@pytest.fixture(scope="module")
+def hard_run(clean_corpus):
+    """Hard sharing trained on speaker and emotion for two epochs."""
+    return fit(clean_corpus, ["speaker", "emotion"], epochs=2, progress=False)
+
+
+def test_embedding_panel_probes_every_label_and_plays_the_picked_point(clean_corpus, hard_run):
+    runs = {"hard": hard_run}
     test = clean_corpus.split("test")
     panel = EmbeddingPanel(runs, test)
     panel.controls["layer"].value = "lstm2"
@@ -129,6 +136,31 @@ def test_embedding_panel_probes_every_label_and_plays_the_picked_point(clean_cor
     assert f"point 3: speaker {test[3].speaker}" in html(panel) and len(panel.cache) == 1
     panel.views["colour"].value = "emotion"
     assert len(panel.cache) == 1
+
+
+def test_embedding_panel_draws_and_probes_the_chosen_layer_of_the_chosen_head(clean_corpus, hard_run, monkeypatch):
+    """The layer and head controls decide which embedding is projected and probed (checked against embed())."""
+    import mtlkit.widgets.embedding as E
+    from mtlkit.embeddings import embed, linear_probe
+
+    drawn = []
+    real = E.plots.embedding
+    monkeypatch.setattr(E.plots, "embedding", lambda coords, labels, title, **k: drawn.append((coords, title))
+                        or real(coords, labels, title, **k))
+    test = clean_corpus.split("test")
+    panel = EmbeddingPanel({"hard": hard_run}, test)
+    seen = []
+    for layer, task in (("lstm2", "emotion"), ("cnn", "emotion"), ("head", "emotion"), ("head", "speaker")):
+        panel.controls["layer"].value, panel.controls["task"].value = layer, task
+        panel.run_button.click()
+        x = embed(hard_run, test, layer=layer, task=task)
+        centred = x.astype(np.float64) - x.mean(0)
+        top = np.linalg.eigh(centred.T @ centred)[1][:, ::-1][:, :2]          # PCA by hand: the top eigenvectors
+        coords, title = drawn[-1]
+        assert np.allclose(np.abs(coords), np.abs(centred @ top), atol=1e-4) and f"{layer} of {task}" in title
+        assert panel.result[0]["probes"]["speaker"] == linear_probe(x, test.labels("speaker"))
+        seen.append(coords)
+    assert all(not np.allclose(np.abs(a), np.abs(b), atol=1e-3) for i, a in enumerate(seen) for b in seen[:i])
 
 
 def test_panels_reject_bad_settings_with_the_valid_choices(clean_corpus):
@@ -152,10 +184,16 @@ def test_adaptation_panel_shows_before_and_after_on_the_chosen_speaker(meta_corp
     assert panel.last_error is None
     r, _ = panel.result
     assert r["episode"].task == sampler.tasks("test")[1] and len(r["episode"].support) == 3 * 3
-    assert len(r["before"]) == len(r["after"]) == len(r["episode"].query)
+    batch, episode = sampler.tensors([r["episode"]]), r["episode"]
+    by_hand = {k: methods["scratch"].predict(batch, k, [episode])[0].numpy() for k in (0, 4)}
+    assert not np.array_equal(by_hand[0], by_hand[4])                      # four steps change the guesses here
+    assert np.array_equal(r["before"], by_hand[0]) and np.array_equal(r["after"], by_hand[4])
     assert mimes(panel).count("image/png") == 1 and "<audio" in html(panel)
     panel.views["listen"].value = 5                           # a view: redraw, no new computation
     assert len(panel.cache) == 1 and "Support example 5" in html(panel)
+    c["steps"].value = 0
+    panel.run_button.click()
+    assert np.array_equal(panel.result[0]["after"], by_hand[0])
     c["k_shot"].value = 10                          # more shots than a speaker has: the slider stops where all can
     assert c["k_shot"].value == c["k_shot"].max == max_shots(sampler) < 10
     too_many = 0
@@ -168,9 +206,47 @@ def test_adaptation_panel_shows_before_and_after_on_the_chosen_speaker(meta_corp
     assert too_many >= 1
 
 
-def test_task_embedding_panel_trains_both_methods_and_maps_the_task_space(meta_corpus):
+def test_adaptation_panel_listens_only_to_the_support_set_shown(meta_corpus):
+    """The listen slider ends at the shown episode's last support example, also for a result from the cache,
+    and setting it never redraws the previous result while a new one is computed."""
+    from mtlkit.meta import EpisodeSampler, make_method
+    from mtlkit.widgets import AdaptationPanel
+
+    sampler = EpisodeSampler(meta_corpus, "speaker_adaptation", n_way=3, k_shot=2, queries=1)
+    panel = AdaptationPanel({"protonet": make_method("protonet", sampler, width=8)}, sampler)
+    shown, real_show = [], panel.show
+    panel.show = lambda result, settings: shown.append(len(result["episode"].support)) or real_show(result, settings)
+    c, listen = panel.controls, panel.views["listen"]
+    c["k_shot"].value = 3
+    panel.run_button.click()
+    assert listen.max == 3 * 3 - 1
+    listen.value = 8
+    shown.clear()
+    c["k_shot"].value = 1
+    panel.run_button.click()
+    assert listen.max == listen.value == 3 - 1 and set(shown) == {3}       # never the 9 of the previous result
+    c["k_shot"].value = 3
+    panel.run_button.click()
+    assert "cache" in panel.status.value and listen.max == 8
+    listen.value = 8
+    assert "Support example 8" in html(panel) and panel.last_error is None
+
+
+def _pitch(corpus, speakers):
+    """The mean of the speakers' pitch ranges' midpoints, in Hz."""
+    return np.mean([(corpus.speakers[s]["pitch_low"] + corpus.speakers[s]["pitch_high"]) / 2 for s in speakers])
+
+
+def test_task_embedding_panel_trains_both_methods_and_maps_the_task_space(meta_corpus, monkeypatch):
+    import torch
+
+    import mtlkit.widgets.task_embedding as TE
+    from mtlkit.embeddings import linear_r2
     from mtlkit.widgets import TaskEmbeddingPanel
 
+    spaces, real = [], TE.task_space
+    monkeypatch.setattr(TE, "task_space", lambda method, **k: spaces.append((method, *real(method, **k)))
+                        or spaces[-1][1:])
     panel = TaskEmbeddingPanel(meta_corpus, meta_steps=10)
     c = panel.controls
     c["k_shot"].value, c["compare"].value = 2, "protonet"
@@ -178,12 +254,28 @@ def test_task_embedding_panel_trains_both_methods_and_maps_the_task_space(meta_c
     assert panel.last_error is None
     r, _ = panel.result
     assert set(r["runs"]) == {"task_embedding", "protonet"} and r["coords"].shape == (80, 2)
-    assert all(isinstance(p, float) for p in r["what"])       # pitch in Hz for a speaker family
-    assert mimes(panel).count("image/png") == 1 and "R² of pitch" in html(panel)
+    (method, z, episodes), = spaces
+    tasks = method.sampler.tasks
+    in_train = [e.task in tasks("train") for e in episodes]
+    assert in_train == [True] * 40 + [False] * 40 == [s == "train" for s in r["split"]]
+    with torch.no_grad():
+        assert np.allclose(method.task_embeddings(method.sampler.tensors([episodes[79]]))[0].numpy(), z[79], atol=1e-5)
+    centred = z.astype(np.float64) - z.mean(0)
+    top = np.linalg.eigh(centred.T @ centred)[1][:, ::-1][:, :2]
+    assert np.allclose(np.abs(r["coords"]), np.abs(centred @ top), atol=1e-4)
+    pitch = [_pitch(meta_corpus, [e.task]) for e in episodes]          # each episode's speaker
+    assert r["what"] == pytest.approx(pitch)
+    assert r["score"] == linear_r2(z, pitch, groups=[e.task for e in episodes])
+    assert mimes(panel).count("image/png") == 1 and f"R² of pitch (cross-validated, folds grouped by speaker) = " \
+        f"{r['score']:.2f}" in html(panel)
     c["family"].value, c["compare"].value = "speaker_id", "scratch"
     panel.run_button.click()
     assert panel.last_error is None and len(panel.cache) == 2
     assert set(panel.result[0]["runs"]) == {"task_embedding", "scratch"}
+    _, z, episodes = spaces[-1]
+    pitch = [_pitch(meta_corpus, e.classes) for e in episodes]         # the mean over each episode's speakers
+    assert panel.result[0]["what"] == pytest.approx(pitch) and len(set(pitch)) > 1
+    assert panel.result[0]["score"] == linear_r2(z, pitch, groups=[e.task for e in episodes])
     speaker_id = c["k_shot"].max
     c["family"].value = "accent"
     c["k_shot"].value = c["k_shot"].max                       # the family's data is not known yet: 10

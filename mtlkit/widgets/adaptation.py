@@ -70,8 +70,13 @@ class AdaptationPanel(Panel):
         progress(1, 2)
         after = to_numpy(method.predict(batch, s["steps"], [episode])[0])
         progress(2, 2)
-        self.views["listen"].max = len(episode.support) - 1
         return dict(episode=episode, before=before, after=after)
+
+    def redraw(self) -> None:
+        """End the listen slider at the shown result's last support example (computed or cached), then show it."""
+        if self.result is not None:                 # a lower max clamps the value: its observer shows this result
+            self.views["listen"].max = len(self.result[0]["episode"].support) - 1
+        super().redraw()
 
     def show(self, r: dict, s: dict) -> list:
         from IPython.display import Audio
