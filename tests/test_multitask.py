@@ -21,11 +21,28 @@ def _batch(seed=0, batch=3, frames=30):
 
 
 @pytest.mark.parametrize("sharing", SHARINGS)
-def test_every_strategy_gives_the_right_shapes(sharing):
-    x, lengths = _batch()
-    out = MultiTaskModel(TASKS, sharing=sharing, width=16).eval()(x, lengths)
+def test_every_strategy_gives_the_right_shapes_reads_its_top_layer_and_ignores_padding(sharing):
+    x, lengths = _batch()                                   # the padding frames hold noise, not zeros
+    torch.manual_seed(0)
+    model = MultiTaskModel(TASKS, sharing=sharing, width=16).eval()
+    out = model(x, lengths)
     assert out.logits["vad"].shape == (3, 30, 2)
     assert out.logits["speaker"].shape == (3, 4) and out.logits["emotion"].shape == (3, 5)
+    for b, n in enumerate(lengths.tolist()):                # each utterance alone, without padding: the same outputs
+        alone = model(x[b:b + 1, :n], lengths[b:b + 1]).logits
+        assert torch.allclose(alone["vad"][0], out.logits["vad"][b, :n], atol=1e-5), b
+        assert all(torch.allclose(alone[t][0], out.logits[t][b], atol=1e-5) for t in ("speaker", "emotion")), b
+    if sharing == "layer_attention":                        # a mix of every layer: see the layer-attention test
+        return
+    model.gates_forced_open = True                          # gated: each head then reads the top layer itself
+    mask = torch.arange(15)[None] < ((lengths + 1) // 2)[:, None]
+    for t in TASKS:
+        k = model.layer_names.index(model.depths[t]) if sharing == "hierarchical" else -1
+        layer = model.layer_outputs(x, lengths, t)[k]
+        if t == "vad":                                      # one logit per 20 ms frame, repeated over its two frames
+            assert torch.allclose(model(x, lengths).logits[t][:, ::2], model.heads[t](layer, mask), atol=1e-6)
+        else:
+            assert torch.allclose(model.embed(x, lengths, t), model.heads[t].embed(layer, mask), atol=1e-6), t
 
 
 def test_disabled_tasks_have_no_heads_and_bad_input_is_named():
