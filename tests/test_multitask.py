@@ -101,12 +101,20 @@ def test_hierarchical_heads_read_the_layers_they_claim():
     assert touched("vad") == [0] and touched("speaker") == [0, 1] and touched("emotion") == [0, 1, 2]
 
 
-def test_layer_attention_weights_are_a_softmax_over_layers():
-    model = MultiTaskModel(TASKS, sharing="layer_attention", width=16)
+def test_layer_attention_weights_are_a_softmax_over_layers_and_mix_what_each_head_reads():
+    model = MultiTaskModel(TASKS, sharing="layer_attention", width=16).eval()
     with torch.no_grad():
         model.layer_logits["vad"].copy_(torch.tensor([0.0, math.log(3.0), -1e9]))
-    out = model(*_batch())
+        model.layer_logits["speaker"].copy_(torch.tensor([math.log(2.0), 0.0, math.log(7.0)]))
+    x, lengths = _batch()
+    out = model(x, lengths)
     assert torch.allclose(out.layer_weights["vad"], torch.tensor([0.25, 0.75, 0.0]))
+    assert torch.allclose(out.layer_weights["speaker"], torch.tensor([0.2, 0.1, 0.7]))
+    cnn, lstm1, lstm2 = model.layer_outputs(x, lengths)
+    mask = torch.arange(15)[None] < ((lengths + 1) // 2)[:, None]
+    assert torch.allclose(out.logits["vad"][:, ::2], model.heads["vad"](0.25 * cnn + 0.75 * lstm1, mask), atol=1e-6)
+    mixed = 0.2 * cnn + 0.1 * lstm1 + 0.7 * lstm2
+    assert torch.allclose(model.embed(x, lengths, "speaker"), model.heads["speaker"].embed(mixed, mask), atol=1e-6)
 
 
 def test_gradient_reversal_flips_and_scales_the_sign():
