@@ -217,6 +217,43 @@ def test_fit_records_plain_data_that_round_trips(tiny_corpus, tmp_path):
     assert again.test == history.test and again.step_weights == history.step_weights      # seeded on CPU
 
 
+def test_fit_records_the_cosines_conflict_rates_and_gates_that_an_independent_pass_gives(tiny_corpus, monkeypatch):
+    """Each step's model, batch and random state are copied before the step; the cosines of the task gradients on
+    the shared representation are then taken again by autograd, and the gates utterance by utterance (no padding)."""
+    import copy
+
+    from mtlkit import train
+    from mtlkit.train import features_for, task_loss
+
+    tasks, before, real_step = ["vad", "speaker", "emotion"], [], train.train_step
+
+    def spy(model, *args):
+        before.append((copy.deepcopy(model), args[2], torch.get_rng_state()))
+        return real_step(model, *args)
+
+    monkeypatch.setattr(train, "train_step", spy)
+    history = fit(tiny_corpus, tasks=tasks, sharing="gated", weighting="uncertainty", epochs=2, diagnose_every=1,
+                  progress=False, model_options=dict(width=16, gate="both"))
+    assert len(before) == len(history.cosines) == len(history.step_weights)
+    for (model, batch, rng), record in zip(before, history.cosines):
+        torch.set_rng_state(rng)                                 # the same dropout masks in the heads
+        out = model.train()(batch["feats"], batch["lengths"])
+        G = torch.stack([torch.autograd.grad(task_loss(t, out.logits[t], batch[t]), out.shared, retain_graph=True)[0]
+                         .flatten() for t in tasks])
+        unit = G / G.norm(dim=1, keepdim=True)
+        assert torch.allclose(torch.tensor(record["matrix"]), unit @ unit.T, atol=1e-5), record["step"]
+    matrices = np.array([record["matrix"] for record in history.cosines])
+    for i, j, pair in ((0, 1, "vad|speaker"), (0, 2, "vad|emotion"), (1, 2, "speaker|emotion")):
+        assert history.conflict_rate[pair] == pytest.approx(float((matrices[:, i, j] < 0).mean())), pair
+    assert set(history.conflict_rate.values()) - {0.5}, history.conflict_rate    # so that 'cos > 0' would differ
+    model, evalset = history.model, features_for(history, tiny_corpus.split("test"))
+    with torch.no_grad():                                        # gate="both": one gate per frame and channel
+        alone = [model(b["feats"], b["lengths"]).gates for b in (collate([evalset[i]]) for i in range(len(evalset)))]
+    for t in tasks:
+        by_hand = torch.stack([gates[t][0].mean(0) for gates in alone]).mean(0)
+        assert torch.allclose(torch.tensor(history.gates[t]), by_hand, atol=1e-6), t
+
+
 def test_uncertainty_log_variances_have_their_own_constant_learning_rate(tiny_corpus):
     # the model's Adam (lr 5e-3, OneCycle) could move s by at most ~steps * 5e-3; the own group (lr 0.2) moves it more
     history = fit(tiny_corpus, tasks=["vad", "speaker"], weighting="uncertainty", epochs=2, progress=False,
