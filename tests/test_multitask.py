@@ -264,12 +264,51 @@ def test_uncertainty_log_variances_have_their_own_constant_learning_rate(tiny_co
     assert history.step_weights[-1][1] < history.step_weights[-1][0]     # speaker's loss is the larger: less weight
 
 
-@pytest.mark.parametrize("weighting", ["pcgrad", "mgda", "gradnorm"])
-def test_gradient_based_weightings_train_on_the_shared_parameters_of_a_hierarchical_encoder(tiny_corpus, weighting):
-    history = fit(tiny_corpus, tasks=["vad", "speaker"], sharing="hierarchical", weighting=weighting, epochs=1,
-                  progress=False, model_options=dict(width=16), grad_on="parameters", diagnose_every=1)
-    assert all(np.isfinite(w).all() for w in history.step_weights) and history.test["vad"]["accuracy"] > 0
-    assert history.config["grad_on"] == "parameters" and 0 < abs(history.cosines[0]["matrix"][0][1]) < 1
+@pytest.mark.parametrize("weighting,sharing,grad_on", [("pcgrad", "hierarchical", "parameters"),
+                                                      ("mgda", "hierarchical", "parameters"),
+                                                      ("gradnorm", "hierarchical", "parameters"),
+                                                      ("mgda", "mtan", "representation")])
+def test_gradient_based_weightings_push_w_times_the_task_gradients_into_the_encoder_and_descend(
+        tiny_corpus, monkeypatch, weighting, sharing, grad_on):
+    """At fit's first step the encoder's gradient is sum_t w_t dL_t/dtheta, with the task gradients taken again by
+    autograd on a copy of the model (same batch, same dropout masks), and Adam's first step moves each encoder
+    parameter by -lr g / (|g| + eps). The encoder's parameters and mtan's four same-shaped shared tensors catch a
+    direction split into the leaves in another order than the task gradients were flattened in."""
+    import copy
+
+    from mtlkit import train
+    from mtlkit.train import task_loss
+
+    tasks, steps, real_step = ["vad", "speaker"], [], train.train_step
+
+    def spy(model, weigher, optimizer, batch, *args):
+        copied, rng, lr = copy.deepcopy(model), torch.get_rng_state(), optimizer.param_groups[0]["lr"]
+        before = [p.detach().clone() for p in model.shared_parameters()]
+        result = real_step(model, weigher, optimizer, batch, *args)
+        steps.append(dict(model=copied, batch=batch, rng=rng, lr=lr, weights=result[1].weights, before=before,
+                          grad=[p.grad.clone() for p in model.shared_parameters()],
+                          after=[p.detach().clone() for p in model.shared_parameters()]))
+        return result
+
+    monkeypatch.setattr(train, "train_step", spy)
+    history = fit(tiny_corpus, tasks=tasks, sharing=sharing, weighting=weighting, epochs=1, progress=False,
+                  model_options=dict(width=16), grad_on=grad_on, diagnose_every=1)
+    assert history.config["grad_on"] == grad_on and 0 < abs(history.cosines[0]["matrix"][0][1]) < 1
+    first = steps[0]
+    assert history.step_weights[0] == pytest.approx(first["weights"].tolist())
+    model, batch = first["model"], first["batch"]
+    torch.set_rng_state(first["rng"])                           # the same dropout masks in the heads
+    out = model.train()(batch["feats"], batch["lengths"])
+    shared, rows = model.shared_parameters(), []
+    for t in tasks:                                             # vad reads the cnn only: zeros for the LSTMs
+        grads = torch.autograd.grad(task_loss(t, out.logits[t], batch[t]), shared, retain_graph=True, allow_unused=True)
+        rows.append(torch.cat([(g if g is not None else torch.zeros_like(p)).flatten() for g, p in zip(grads, shared)]))
+    G = torch.stack(rows)
+    expected = first["weights"].float() @ G
+    pushed = torch.cat([g.flatten() for g in first["grad"]])
+    assert torch.allclose(pushed, expected, rtol=1e-4, atol=1e-5 * expected.abs().max())
+    moved = torch.cat([(a - b).flatten() for a, b in zip(first["after"], first["before"])])
+    assert torch.allclose(moved, -first["lr"] * pushed / (pushed.abs() + 1e-8), rtol=1e-3, atol=1e-3 * first["lr"])
 
 
 def test_fit_errors_name_the_problem(tiny_corpus, tmp_path):
