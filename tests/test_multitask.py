@@ -21,11 +21,28 @@ def _batch(seed=0, batch=3, frames=30):
 
 
 @pytest.mark.parametrize("sharing", SHARINGS)
-def test_every_strategy_gives_the_right_shapes(sharing):
-    x, lengths = _batch()
-    out = MultiTaskModel(TASKS, sharing=sharing, width=16).eval()(x, lengths)
+def test_every_strategy_gives_the_right_shapes_reads_its_top_layer_and_ignores_padding(sharing):
+    x, lengths = _batch()                                   # the padding frames hold noise, not zeros
+    torch.manual_seed(0)
+    model = MultiTaskModel(TASKS, sharing=sharing, width=16).eval()
+    out = model(x, lengths)
     assert out.logits["vad"].shape == (3, 30, 2)
     assert out.logits["speaker"].shape == (3, 4) and out.logits["emotion"].shape == (3, 5)
+    for b, n in enumerate(lengths.tolist()):                # each utterance alone, without padding: the same outputs
+        alone = model(x[b:b + 1, :n], lengths[b:b + 1]).logits
+        assert torch.allclose(alone["vad"][0], out.logits["vad"][b, :n], atol=1e-5), b
+        assert all(torch.allclose(alone[t][0], out.logits[t][b], atol=1e-5) for t in ("speaker", "emotion")), b
+    if sharing == "layer_attention":                        # a mix of every layer: see the layer-attention test
+        return
+    model.gates_forced_open = True                          # gated: each head then reads the top layer itself
+    mask = torch.arange(15)[None] < ((lengths + 1) // 2)[:, None]
+    for t in TASKS:
+        k = model.layer_names.index(model.depths[t]) if sharing == "hierarchical" else -1
+        layer = model.layer_outputs(x, lengths, t)[k]
+        if t == "vad":                                      # one logit per 20 ms frame, repeated over its two frames
+            assert torch.allclose(model(x, lengths).logits[t][:, ::2], model.heads[t](layer, mask), atol=1e-6)
+        else:
+            assert torch.allclose(model.embed(x, lengths, t), model.heads[t].embed(layer, mask), atol=1e-6), t
 
 
 def test_disabled_tasks_have_no_heads_and_bad_input_is_named():
@@ -84,12 +101,20 @@ def test_hierarchical_heads_read_the_layers_they_claim():
     assert touched("vad") == [0] and touched("speaker") == [0, 1] and touched("emotion") == [0, 1, 2]
 
 
-def test_layer_attention_weights_are_a_softmax_over_layers():
-    model = MultiTaskModel(TASKS, sharing="layer_attention", width=16)
+def test_layer_attention_weights_are_a_softmax_over_layers_and_mix_what_each_head_reads():
+    model = MultiTaskModel(TASKS, sharing="layer_attention", width=16).eval()
     with torch.no_grad():
         model.layer_logits["vad"].copy_(torch.tensor([0.0, math.log(3.0), -1e9]))
-    out = model(*_batch())
+        model.layer_logits["speaker"].copy_(torch.tensor([math.log(2.0), 0.0, math.log(7.0)]))
+    x, lengths = _batch()
+    out = model(x, lengths)
     assert torch.allclose(out.layer_weights["vad"], torch.tensor([0.25, 0.75, 0.0]))
+    assert torch.allclose(out.layer_weights["speaker"], torch.tensor([0.2, 0.1, 0.7]))
+    cnn, lstm1, lstm2 = model.layer_outputs(x, lengths)
+    mask = torch.arange(15)[None] < ((lengths + 1) // 2)[:, None]
+    assert torch.allclose(out.logits["vad"][:, ::2], model.heads["vad"](0.25 * cnn + 0.75 * lstm1, mask), atol=1e-6)
+    mixed = 0.2 * cnn + 0.1 * lstm1 + 0.7 * lstm2
+    assert torch.allclose(model.embed(x, lengths, "speaker"), model.heads["speaker"].embed(mixed, mask), atol=1e-6)
 
 
 def test_gradient_reversal_flips_and_scales_the_sign():
@@ -192,6 +217,43 @@ def test_fit_records_plain_data_that_round_trips(tiny_corpus, tmp_path):
     assert again.test == history.test and again.step_weights == history.step_weights      # seeded on CPU
 
 
+def test_fit_records_the_cosines_conflict_rates_and_gates_that_an_independent_pass_gives(tiny_corpus, monkeypatch):
+    """Each step's model, batch and random state are copied before the step; the cosines of the task gradients on
+    the shared representation are then taken again by autograd, and the gates utterance by utterance (no padding)."""
+    import copy
+
+    from mtlkit import train
+    from mtlkit.train import features_for, task_loss
+
+    tasks, before, real_step = ["vad", "speaker", "emotion"], [], train.train_step
+
+    def spy(model, *args):
+        before.append((copy.deepcopy(model), args[2], torch.get_rng_state()))
+        return real_step(model, *args)
+
+    monkeypatch.setattr(train, "train_step", spy)
+    history = fit(tiny_corpus, tasks=tasks, sharing="gated", weighting="uncertainty", epochs=2, diagnose_every=1,
+                  progress=False, model_options=dict(width=16, gate="both"))
+    assert len(before) == len(history.cosines) == len(history.step_weights)
+    for (model, batch, rng), record in zip(before, history.cosines):
+        torch.set_rng_state(rng)                                 # the same dropout masks in the heads
+        out = model.train()(batch["feats"], batch["lengths"])
+        G = torch.stack([torch.autograd.grad(task_loss(t, out.logits[t], batch[t]), out.shared, retain_graph=True)[0]
+                         .flatten() for t in tasks])
+        unit = G / G.norm(dim=1, keepdim=True)
+        assert torch.allclose(torch.tensor(record["matrix"]), unit @ unit.T, atol=1e-5), record["step"]
+    matrices = np.array([record["matrix"] for record in history.cosines])
+    for i, j, pair in ((0, 1, "vad|speaker"), (0, 2, "vad|emotion"), (1, 2, "speaker|emotion")):
+        assert history.conflict_rate[pair] == pytest.approx(float((matrices[:, i, j] < 0).mean())), pair
+    assert set(history.conflict_rate.values()) - {0.5}, history.conflict_rate    # so that 'cos > 0' would differ
+    model, evalset = history.model, features_for(history, tiny_corpus.split("test"))
+    with torch.no_grad():                                        # gate="both": one gate per frame and channel
+        alone = [model(b["feats"], b["lengths"]).gates for b in (collate([evalset[i]]) for i in range(len(evalset)))]
+    for t in tasks:
+        by_hand = torch.stack([gates[t][0].mean(0) for gates in alone]).mean(0)
+        assert torch.allclose(torch.tensor(history.gates[t]), by_hand, atol=1e-6), t
+
+
 def test_uncertainty_log_variances_have_their_own_constant_learning_rate(tiny_corpus):
     # the model's Adam (lr 5e-3, OneCycle) could move s by at most ~steps * 5e-3; the own group (lr 0.2) moves it more
     history = fit(tiny_corpus, tasks=["vad", "speaker"], weighting="uncertainty", epochs=2, progress=False,
@@ -202,12 +264,51 @@ def test_uncertainty_log_variances_have_their_own_constant_learning_rate(tiny_co
     assert history.step_weights[-1][1] < history.step_weights[-1][0]     # speaker's loss is the larger: less weight
 
 
-@pytest.mark.parametrize("weighting", ["pcgrad", "mgda", "gradnorm"])
-def test_gradient_based_weightings_train_on_the_shared_parameters_of_a_hierarchical_encoder(tiny_corpus, weighting):
-    history = fit(tiny_corpus, tasks=["vad", "speaker"], sharing="hierarchical", weighting=weighting, epochs=1,
-                  progress=False, model_options=dict(width=16), grad_on="parameters", diagnose_every=1)
-    assert all(np.isfinite(w).all() for w in history.step_weights) and history.test["vad"]["accuracy"] > 0
-    assert history.config["grad_on"] == "parameters" and 0 < abs(history.cosines[0]["matrix"][0][1]) < 1
+@pytest.mark.parametrize("weighting,sharing,grad_on", [("pcgrad", "hierarchical", "parameters"),
+                                                      ("mgda", "hierarchical", "parameters"),
+                                                      ("gradnorm", "hierarchical", "parameters"),
+                                                      ("mgda", "mtan", "representation")])
+def test_gradient_based_weightings_push_w_times_the_task_gradients_into_the_encoder_and_descend(
+        tiny_corpus, monkeypatch, weighting, sharing, grad_on):
+    """At fit's first step the encoder's gradient is sum_t w_t dL_t/dtheta, with the task gradients taken again by
+    autograd on a copy of the model (same batch, same dropout masks), and Adam's first step moves each encoder
+    parameter by -lr g / (|g| + eps). The encoder's parameters and mtan's four same-shaped shared tensors catch a
+    direction split into the leaves in another order than the task gradients were flattened in."""
+    import copy
+
+    from mtlkit import train
+    from mtlkit.train import task_loss
+
+    tasks, steps, real_step = ["vad", "speaker"], [], train.train_step
+
+    def spy(model, weigher, optimizer, batch, *args):
+        copied, rng, lr = copy.deepcopy(model), torch.get_rng_state(), optimizer.param_groups[0]["lr"]
+        before = [p.detach().clone() for p in model.shared_parameters()]
+        result = real_step(model, weigher, optimizer, batch, *args)
+        steps.append(dict(model=copied, batch=batch, rng=rng, lr=lr, weights=result[1].weights, before=before,
+                          grad=[p.grad.clone() for p in model.shared_parameters()],
+                          after=[p.detach().clone() for p in model.shared_parameters()]))
+        return result
+
+    monkeypatch.setattr(train, "train_step", spy)
+    history = fit(tiny_corpus, tasks=tasks, sharing=sharing, weighting=weighting, epochs=1, progress=False,
+                  model_options=dict(width=16), grad_on=grad_on, diagnose_every=1)
+    assert history.config["grad_on"] == grad_on and 0 < abs(history.cosines[0]["matrix"][0][1]) < 1
+    first = steps[0]
+    assert history.step_weights[0] == pytest.approx(first["weights"].tolist())
+    model, batch = first["model"], first["batch"]
+    torch.set_rng_state(first["rng"])                           # the same dropout masks in the heads
+    out = model.train()(batch["feats"], batch["lengths"])
+    shared, rows = model.shared_parameters(), []
+    for t in tasks:                                             # vad reads the cnn only: zeros for the LSTMs
+        grads = torch.autograd.grad(task_loss(t, out.logits[t], batch[t]), shared, retain_graph=True, allow_unused=True)
+        rows.append(torch.cat([(g if g is not None else torch.zeros_like(p)).flatten() for g, p in zip(grads, shared)]))
+    G = torch.stack(rows)
+    expected = first["weights"].float() @ G
+    pushed = torch.cat([g.flatten() for g in first["grad"]])
+    assert torch.allclose(pushed, expected, rtol=1e-4, atol=1e-5 * expected.abs().max())
+    moved = torch.cat([(a - b).flatten() for a, b in zip(first["after"], first["before"])])
+    assert torch.allclose(moved, -first["lr"] * pushed / (pushed.abs() + 1e-8), rtol=1e-3, atol=1e-3 * first["lr"])
 
 
 def test_fit_errors_name_the_problem(tiny_corpus, tmp_path):

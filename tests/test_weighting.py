@@ -1,4 +1,5 @@
 """Loss weighting: each method against a hand computation or the property that defines it, and the registry."""
+import itertools
 import math
 
 import pytest
@@ -94,6 +95,16 @@ def test_gradnorm_keeps_weights_positive_summing_to_T():
         assert (weighting.weights > 0).all() and weighting.weights.sum().item() == pytest.approx(3.0)
 
 
+def test_gradnorm_first_step_by_hand_does_not_depend_on_the_gradients_scale():
+    """||g|| = (1, 3) and equal losses (r = 1): G = (1, 3), the target is Gbar = 2, the step on w is
+    lr sign(G_i - 2) ||g_i|| / Gbar = 0.025 (-1/2, 3/2): w = (1.0125, 0.9625), rescaled to sum to 2."""
+    for scale in (1.0, 1000.0):
+        weighting = make_weighting("gradnorm", ["a", "b"])
+        out = weighting(torch.tensor([2.0, 2.0]), scale * torch.tensor([[1.0, 0.0], [0.0, 3.0]]))
+        assert out.weights.tolist() == [1.0, 1.0]                  # the loss uses the weights before the step
+        assert weighting.weights.tolist() == pytest.approx([2 * 1.0125 / 1.975, 2 * 0.9625 / 1.975], rel=1e-6)
+
+
 def test_gradnorm_raises_the_weight_of_the_task_with_the_smaller_gradient():
     weighting = make_weighting("gradnorm", ["a", "b"])
     grads = torch.tensor([[1.0, 0.0], [0.0, 3.0]])                # ||g_a|| = 1 < ||g_b|| = 3
@@ -132,10 +143,24 @@ def test_pcgrad_only_touches_the_conflicting_pair(seed):
     assert out.weights.tolist() == pytest.approx([2.0, 1.5, 1.0])
 
 
-def test_pcgrad_random_order_is_reproducible_with_a_seed():
+def test_pcgrad_random_order_is_reproducible_with_a_seed_and_changes_with_it():
     grads = torch.tensor([[1.0, 0.0], [-0.5, 1.0], [-0.5, -1.0]])             # every pair conflicts
     runs = [make_weighting("pcgrad", TASKS, seed=5)(torch.ones(3), grads).weights for _ in range(2)]
     assert torch.equal(*runs)
+
+    def projected(i, order):                                   # g_i projected off each g_j it conflicts with, in order
+        g = grads[i]
+        for j in order:
+            g = g - min(g @ grads[j], 0) / (grads[j] @ grads[j]) * grads[j]
+        return g
+
+    others = [itertools.permutations([j for j in range(3) if j != i]) for i in range(3)]
+    possible = {tuple(round(x, 4) for x in sum(projected(i, o) for i, o in enumerate(orders)).tolist())
+                for orders in itertools.product(*others)}
+    directions = [make_weighting("pcgrad", TASKS, seed=seed)(torch.ones(3), grads).direction for seed in range(8)]
+    seen = {tuple(round(x, 4) for x in d.tolist()) for d in directions}
+    assert len(possible) == 8 and seen <= possible
+    assert len(seen) >= 4, seen                               # measured: 6 of the 8 orders' directions
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -173,6 +198,26 @@ def test_mgda_l2_normalisation_is_the_min_norm_point_of_the_unit_gradients():
     assert torch.allclose(scaled.direction, plain.direction, atol=1e-12)     # the scales of the g_i do not matter
     assert torch.allclose(scaled.weights, plain.weights / norms[:, 0], atol=1e-12)
     assert torch.allclose(scaled.direction, scaled.weights @ (units * norms), atol=1e-12)
+
+
+def test_mgda_every_normalisation_by_hand_on_two_orthogonal_gradients():
+    """Orthogonal h_i = g_i / s_i: the min-norm point is gamma h1 + (1 - gamma) h2, gamma = |h2|^2 / (|h1|^2 + |h2|^2).
+
+    The direction is 2 (gamma h1 + (1 - gamma) h2) and the weights 2 (gamma, 1 - gamma) / s.
+    """
+    g = torch.tensor([[3.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    losses = torch.tensor([2.0, 0.5])
+    by_hand = {  # normalize: s, gamma
+        "none": ((1, 1), 1 / 10),                      # h = (3, 0), (0, 1)
+        "l2": ((3, 1), 1 / 2),                         # h = (1, 0), (0, 1)
+        "loss": ((2, 0.5), 4 / 6.25),                  # h = (1.5, 0), (0, 2)
+        "loss+": ((6, 0.5), 4 / 4.25),                 # h = (0.5, 0), (0, 2)
+    }
+    for normalize, (s, gamma) in by_hand.items():
+        out = make_weighting("mgda", ["a", "b"], normalize=normalize)(losses, g)
+        weights = [2 * gamma / s[0], 2 * (1 - gamma) / s[1]]
+        assert out.weights.tolist() == pytest.approx(weights, rel=1e-12), normalize
+        assert out.direction.tolist() == pytest.approx([3 * weights[0], weights[1]], rel=1e-12), normalize
 
 
 # The min-norm point and CAGrad on hard inputs: T = 2..6, gradients in R^8 (float64).
@@ -367,11 +412,48 @@ def test_zero_gradients_and_a_single_task_give_no_nans(name):
         assert torch.allclose(out.direction / out.weights, grads[0])   # one task: d is along its gradient
 
 
-def test_opposite_gradients_stay_finite():
+def test_opposite_gradients_stay_finite_and_cancel_as_their_closed_forms_say():
+    """g2 = -g1, equal losses. Weight-based methods: 1 each (nothing to balance). Along the one line, every d that
+    conflicts with no task is 0, so the gradient-based methods return d = 0 with these weights by hand:
+    pcgrad: each g_i projected off the other is 0, g_i + g_j; mgda: gamma = 1/2; cagrad: g0 = 0, a ball of radius 0;
+    imtl_g: d . u1 = d . u2 = -d . u1, alpha = 1/2 each; upgrad: both project to 0 on the cone x1 = 0;
+    dualproj: g0 = 0 is in the cone; aligned_mtl: B 1 = 0 (1 is orthogonal to G's range);
+    config: no direction makes the same positive angle with g and -g, weights 0."""
     grads = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])
+    by_hand = {"equal": [1, 1], "fixed": [1, 1], "uncertainty": [1, 1], "dwa": [1, 1], "gradnorm": [1, 1],
+               "famo": [1, 1], "pcgrad": [2, 2], "mgda": [1, 1], "cagrad": [0.5, 0.5], "imtl_g": [1, 1],
+               "upgrad": [2, 2], "dualproj": [1, 1], "aligned_mtl": [0, 0], "config": [0, 0]}
+    assert set(WEIGHTINGS) - set(by_hand) == {"rlw", "nash_mtl"}
     for name in WEIGHTINGS:
         out = make_weighting(name, ["a", "b"])(torch.ones(2, requires_grad=True), grads)
         assert torch.isfinite(out.weights).all(), name
+        if name in by_hand:
+            assert out.weights.tolist() == pytest.approx(by_hand[name], abs=1e-6), name
+        if out.direction is not None:
+            assert out.direction.abs().max() <= 1e-6 * (1 + out.weights.abs().max()), name
+    alpha = make_weighting("nash_mtl", ["a", "b"])(torch.ones(2), grads).weights    # no solution: a ridge keeps it
+    assert (alpha > 0).all() and alpha[0] == pytest.approx(alpha[1].item(), rel=1e-6)
+
+
+def test_opposite_gradients_of_different_lengths_by_hand():
+    """g2 = -2 g1: the weights that cancel are 2/3 and 1/3 (mgda's gamma, imtl_g's alpha); pcgrad projects
+    g1' = g1 + g2/2 = 0 and g2' = g2 + 2 g1 = 0. CAGrad: g0 = -g1/2, its ball has radius c |g1|/2, and every d in
+    it has g1 . d <= (c - 1) |g1|^2 / 2: for c < 1 the worst task (task 1) gains most at d = (c - 1) g1 / 2; for
+    c >= 1 the best worst gain is 0, at the nearest such d to g0, which is 0."""
+    g1 = torch.tensor([1.0, 2.0, 0.0], dtype=torch.float64)
+    grads = torch.stack([g1, -2 * g1])
+
+    def run(name, **options):
+        return make_weighting(name, ["a", "b"], **options)(torch.ones(2), grads)
+
+    for name, weights in (("mgda", [4 / 3, 2 / 3]), ("imtl_g", [4 / 3, 2 / 3]), ("pcgrad", [3, 1.5])):
+        out = run(name)
+        assert out.weights.tolist() == pytest.approx(weights, rel=1e-9), name
+        assert out.direction.abs().max() <= 1e-12, name
+    for name in ("upgrad", "dualproj"):
+        assert run(name).direction.abs().max() <= 1e-12, name
+    assert run("cagrad", c=0.5).direction.tolist() == pytest.approx((-0.25 * g1).tolist(), abs=1e-12)
+    assert run("cagrad", c=1.5).direction.tolist() == pytest.approx([0.0, 0.0, 0.0], abs=1e-12)
 
 
 def test_unknown_names_options_and_tasks_are_clear_errors():
