@@ -46,21 +46,22 @@ def test_corpus_make_refuses_an_unusable_output_before_any_work(tmp_path, monkey
 
 
 def test_an_output_folder_that_cannot_be_made_is_one_line_with_status_2(tmp_path, monkeypatch, capsys, clean_corpus):
-    """Under a file or where nobody may write (PermissionError): one line, no traceback."""
+    """Under a file or where nobody may write (PermissionError): one line, no traceback, before any synthesis."""
     import os
 
     import mtlkit.cli as cli
 
-    monkeypatch.setattr(cli, "build_corpus", lambda config: clean_corpus)
+    started = []
+    monkeypatch.setattr(cli, "build_corpus", lambda config: started.append(config) or clean_corpus)
     (tmp_path / "taken.txt").write_text("mine")
-    cases = [(tmp_path / "taken.txt" / "corpus", ("taken.txt",))]
+    cases = [(tmp_path / "taken.txt" / "corpus" / "deeper", ("taken.txt is a file, so no folder can be made",))]
     if os.path.isdir("/sys/kernel"):                                  # not even root may write there
-        cases.append((Path("/sys/kernel/mtlkit-corpus"), ("Operation not permitted", "Permission denied")))
+        cases.append((Path("/sys/kernel/mtlkit-corpus"), ("cannot write in /sys/kernel",)))
     for out, says in cases:
         assert main(["corpus", "make", "--out", str(out)]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("mtlkit: error: ") and any(s in err for s in says), err
-    assert (tmp_path / "taken.txt").read_text() == "mine"
+    assert started == [] and (tmp_path / "taken.txt").read_text() == "mine"
 
 
 def test_the_installed_console_script_reports_errors_in_one_line_with_status_2(tmp_path):

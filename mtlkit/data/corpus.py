@@ -195,6 +195,17 @@ def check_new_folder(folder) -> Path:
         raise FileExistsError(f"{folder} is a file; choose a new folder (nothing was written)")
     if folder.exists() and any(folder.iterdir()):
         raise FileExistsError(f"{folder} exists and is not empty; choose a new folder (nothing was written)")
+    base = folder
+    while not base.exists():
+        base = base.parent
+    if not base.is_dir():
+        raise NotADirectoryError(f"{base} is a file, so no folder can be made under it: choose another place for "
+                                 f"{folder} (nothing was written)")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".mtlkit-check-", dir=base))       # can we write there? (root or not)
+    except OSError as err:
+        raise PermissionError(f"cannot write in {base} ({err.strerror}): choose another place for {folder} "
+                              f"(nothing was written)") from None
     return folder
 
 
