@@ -99,27 +99,99 @@ def test_meta_gradient_equals_learn2learn_and_vmap_equals_loop(sampler, first_or
 
 
 def test_one_inner_step_by_hand_on_a_linear_model():
-    """theta' = theta - a*g_s; first-order meta-gradient = grad L_q(theta'); second order adds -a*H_s grad L_q."""
+    """Two logits (s, -s) of s = x.w: the loss is softplus(-2ts), t = +-1, and everything has a closed form.
+    theta' = theta - a*g_s; first-order meta-gradient = g_q(theta'); second order = (I - a*H_s) g_q(theta')."""
     from mtlkit.meta.functional import adapt
-
-    torch.manual_seed(0)
-    lin = torch.nn.Linear(2, 1, bias=False)
 
     class Net(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.lin = lin
+            self.lin = torch.nn.Linear(2, 1, bias=False, dtype=torch.float64)
 
         def forward(self, x, lengths):
             return torch.cat([self.lin(x), -self.lin(x)], -1)
 
-    net, x, y = Net(), torch.randn(6, 2), torch.randint(0, 2, (6,))
-    params = dict(net.named_parameters())
-    adapted = adapt(net, params, {}, x, None, y, steps=1, lr=0.5)
-    w = params["lin.weight"].detach().clone().requires_grad_()
-    loss = F.cross_entropy(torch.cat([x @ w.T, -x @ w.T], -1), y)
-    g = torch.autograd.grad(loss, w)[0]
-    assert torch.allclose(adapted["lin.weight"], w - 0.5 * g, atol=1e-6)
+    def gradient(x, y, w):
+        t = 1 - 2 * y.double()
+        return (-2 * t * torch.sigmoid(-2 * t * (x @ w)))[:, None].mul(x).mean(0)
+
+    def hessian(x, w):
+        p = torch.sigmoid(2 * (x @ w))
+        return (4 * p * (1 - p))[:, None, None].mul(x[:, :, None] * x[:, None, :]).mean(0)
+
+    torch.manual_seed(0)
+    net, a = Net(), 0.5
+    batch = dict(x_s=torch.randn(2, 6, 2, dtype=torch.float64), len_s=torch.ones(2, 6), y_s=torch.randint(0, 2, (2, 6)),
+                 x_q=torch.randn(2, 4, 2, dtype=torch.float64), len_q=torch.ones(2, 4), y_q=torch.randint(0, 2, (2, 4)))
+    params, w = dict(net.named_parameters()), net.lin.weight.detach()[0]
+    adapted = adapt(net, params, {}, batch["x_s"][0], None, batch["y_s"][0], steps=1, lr=a)
+    assert torch.allclose(adapted["lin.weight"][0], w - a * gradient(batch["x_s"][0], batch["y_s"][0], w))
+    first, second = torch.zeros(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)
+    for i in range(2):
+        g_q = gradient(batch["x_q"][i], batch["y_q"][i], w - a * gradient(batch["x_s"][i], batch["y_s"][i], w))
+        first += g_q / 2
+        second += (torch.eye(2, dtype=torch.float64) - a * hessian(batch["x_s"][i], w)) @ g_q / 2
+    assert (second - first).norm() > 0.2 * first.norm()                   # the second-order term matters here
+    for vectorize in (True, False):
+        for first_order, expected in ((True, first), (False, second)):
+            loss = meta_loss(net, params, {}, batch, vectorize=vectorize, steps=1, lr=a, first_order=first_order)
+            ours = torch.autograd.grad(loss, params["lin.weight"])[0][0]
+            assert torch.allclose(ours, expected, atol=1e-12), (vectorize, first_order, ours, expected)
+
+
+def _double(batch):
+    return {k: v.double() if v.is_floating_point() else v for k, v in batch.items()}
+
+
+def _maml_meta_loss_by_hand(model, batch, lr, steps, first_order=False):
+    """MAML's meta-loss as the paper's reference code writes it: a loop over tasks, torch.autograd.grad."""
+    theta, total = dict(model.named_parameters()), 0.0
+    for t in range(len(batch["y_s"])):
+        params = theta
+        for _ in range(steps):
+            logits = torch.func.functional_call(model, params, (batch["x_s"][t], batch["len_s"][t]))
+            grads = torch.autograd.grad(F.cross_entropy(logits, batch["y_s"][t]), list(params.values()),
+                                        create_graph=not first_order)
+            params = {k: v - lr * g for (k, v), g in zip(params.items(), grads)}
+        logits = torch.func.functional_call(model, params, (batch["x_q"][t], batch["len_q"][t]))
+        total = total + F.cross_entropy(logits, batch["y_q"][t])
+    return total / len(batch["y_s"])
+
+
+def _along(model, loss_of, direction, eps=1e-6):
+    """Central finite difference of loss_of(model) along a direction in parameter space (float64)."""
+    values = []
+    for sign in (1, -1):
+        with torch.no_grad():
+            for p, d in zip(model.parameters(), direction):
+                p += sign * eps * d
+        values.append(loss_of(model).item())
+        with torch.no_grad():
+            for p, d in zip(model.parameters(), direction):
+                p -= sign * eps * d
+    return (values[0] - values[1]) / (2 * eps)
+
+
+def test_meta_gradient_is_the_same_with_vmap_a_loop_by_hand_and_finite_differences(sampler):
+    """No learn2learn needed: meta_loss with vmap and with a loop against autograd by hand, both orders, and the
+    second-order one against central finite differences of the meta-loss along a random direction."""
+    torch.manual_seed(0)
+    model, batch = MetaNet(3, width=8).double(), _double(_batch(sampler, tasks=3))
+    params, buffers = dict(model.named_parameters()), dict(model.named_buffers())
+    ref = {fo: torch.autograd.grad(_maml_meta_loss_by_hand(model, batch, 0.3, 2, fo), list(params.values()))
+           for fo in (False, True)}
+    for vectorize in (True, False):
+        for first_order in (False, True):
+            loss = meta_loss(model, params, buffers, batch, vectorize=vectorize, steps=2, lr=0.3,
+                             first_order=first_order)
+            ours = torch.autograd.grad(loss, list(params.values()))
+            assert max((a - b).abs().max().item() for a, b in zip(ours, ref[first_order])) < 1e-10, first_order
+    direction = [torch.randn_like(p) for p in params.values()]
+    slope = _along(model, lambda m: meta_loss(m, dict(m.named_parameters()), buffers, batch, steps=2, lr=0.3),
+                   direction)
+    second, first = (sum((g * d).sum().item() for g, d in zip(ref[fo], direction)) for fo in (False, True))
+    assert abs(slope - second) < 1e-6 * abs(second), (slope, second)
+    assert abs(slope - first) > 1e-3 * abs(second), (slope, first)       # first order is not the true gradient
 
 
 def test_lstm_encoder_falls_back_to_a_loop_and_refuses_vmap(sampler):
