@@ -76,12 +76,11 @@ def _l2l_meta_gradient(l2l, model, batch, lr, steps, first_order):
 
 
 @pytest.mark.parametrize("first_order", [False, True], ids=["second-order", "first-order"])
-def test_meta_gradient_equals_learn2learn_and_vmap_equals_loop(sampler, first_order):
-    l2l = pytest.importorskip("learn2learn")
+def test_meta_gradient_equals_learn2learn_and_vmap_equals_loop(sampler, first_order, learn2learn):
     torch.manual_seed(0)
     model = MetaNet(3, width=16)
     batch = _batch(sampler)
-    ref = _l2l_meta_gradient(l2l, model, batch, 0.3, 2, first_order)
+    ref = _l2l_meta_gradient(learn2learn, model, batch, 0.3, 2, first_order)
     params, buffers = dict(model.named_parameters()), dict(model.named_buffers())
     for vectorize in (True, False):
         loss = meta_loss(model, params, buffers, batch, vectorize=vectorize, steps=2, lr=0.3,
