@@ -194,12 +194,20 @@ def test_meta_gradient_is_the_same_with_vmap_a_loop_by_hand_and_finite_differenc
 
 
 def test_lstm_encoder_falls_back_to_a_loop_and_refuses_vmap(sampler):
+    """The loop's second-order meta-gradient equals autograd by hand and finite differences (float64)."""
     torch.manual_seed(0)
-    model = MetaNet(3, width=16, encoder="cnn_lstm")
-    batch = _batch(sampler, tasks=2)
+    model, batch = MetaNet(3, width=8, encoder="cnn_lstm").double(), _double(_batch(sampler, tasks=2))
     params, buffers = dict(model.named_parameters()), dict(model.named_buffers())
     loss = meta_loss(model, params, buffers, batch, steps=1, lr=0.3)   # automatically a loop; second order
-    assert all(torch.isfinite(g).all() for g in torch.autograd.grad(loss, list(params.values())))
+    ours = torch.autograd.grad(loss, list(params.values()))
+    ref, first = (torch.autograd.grad(_maml_meta_loss_by_hand(model, batch, 0.3, 1, fo), list(params.values()))
+                  for fo in (False, True))
+    assert max((a - b).abs().max().item() for a, b in zip(ours, ref)) < 1e-10
+    direction = [torch.randn_like(p) for p in params.values()]
+    slope = _along(model, lambda m: meta_loss(m, dict(m.named_parameters()), buffers, batch, steps=1, lr=0.3),
+                   direction)
+    second, first = (sum((g * d).sum().item() for g, d in zip(grads, direction)) for grads in (ours, first))
+    assert abs(slope - second) < 1e-6 * abs(second) and abs(slope - first) > 1e-3 * abs(second), (slope, first)
     with pytest.raises(ValueError, match="no vmap batching rule"):
         meta_loss(model, params, buffers, batch, vectorize=True, steps=1, lr=0.3)
 
