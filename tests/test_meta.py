@@ -293,9 +293,49 @@ def test_reptile_moves_theta_towards_the_adapted_weights_the_same_with_vmap_and_
     assert any(g.abs().sum() > 0 for g in grads[0])
 
 
+def _protonet_by_hand(method, batch, steps):
+    """The nearest class mean of the support embeddings, task by task (no steps)."""
+    model, guesses = method.model.eval(), []
+    with torch.no_grad():
+        for t in range(len(batch["y_s"])):
+            h_s, h_q = model.embed(batch["x_s"][t], batch["len_s"][t]), model.embed(batch["x_q"][t], batch["len_q"][t])
+            mu = torch.stack([h_s[batch["y_s"][t] == c].mean(0) for c in range(method.sampler.n_way)])
+            guesses.append(torch.cdist(h_q, mu).argmin(-1))
+    return torch.stack(guesses)
+
+
+def _task_embedding_by_hand(method, batch, steps):
+    """TaskEmbedding's docstring task by task: z = mean support embedding, FiLM h * (1 + gamma) + beta with
+    (gamma, beta) = film(z), head w = mu, b = -|mu|^2 / 2, then ``steps`` gradient steps with torch.autograd.
+    Returns z, gamma, beta, the FiLM-ed support features f_s, the adapted head w and b, and the query
+    predictions after 0..steps steps."""
+    model, lr = method.model.eval(), method.inner_lr
+    out = dict(z=[], gamma=[], beta=[], f_s=[], w=[], b=[], guesses=[])
+    for t in range(len(batch["y_s"])):
+        y = batch["y_s"][t]
+        with torch.no_grad():
+            h_s, h_q = model.embed(batch["x_s"][t], batch["len_s"][t]), model.embed(batch["x_q"][t], batch["len_q"][t])
+            z = h_s.mean(0)
+            gamma, beta = method.film(z).chunk(2)
+            f_s, f_q = h_s * (1 + gamma) + beta, h_q * (1 + gamma) + beta
+        w = torch.stack([f_s[y == c].mean(0) for c in range(method.sampler.n_way)])
+        b = -(w ** 2).sum(-1) / 2
+        guesses = [(f_q @ w.T + b).argmax(-1)]
+        for _ in range(steps):
+            w, b = w.requires_grad_(), b.requires_grad_()
+            g_w, g_b = torch.autograd.grad(F.cross_entropy(f_s @ w.T + b, y), (w, b))
+            w, b = (w - lr * g_w).detach(), (b - lr * g_b).detach()
+            guesses.append((f_q @ w.T + b).argmax(-1))
+        for key, value in zip(out, (z, gamma, beta, f_s, w, b, torch.stack(guesses))):
+            out[key].append(value)
+    return {key: torch.stack(values) for key, values in out.items()}
+
+
 @pytest.mark.parametrize("name", ["maml", "anil", "metasgd", "protonet", "task_embedding", "cavia", "finetune",
                                   "scratch"])
 def test_predict_agrees_with_the_accuracy_curve(sampler, name):
+    """predict (a loop) against curve (vmap); protonet's and task_embedding's curve is built from their predict,
+    so both are also checked against the method computed by hand."""
     method = make_method(name, sampler, width=8, seed=0)
     method.meta_train(3 if method.meta_trained else 0, meta_batch=2)
     episodes = [sampler.sample("test", np.random.default_rng(s)) for s in range(4)]
@@ -305,6 +345,14 @@ def test_predict_agrees_with_the_accuracy_curve(sampler, name):
         guess = method.predict(batch, steps, episodes)
         assert guess.shape == batch["y_q"].shape
         assert torch.allclose((guess == batch["y_q"]).float().mean(1), curve[:, steps])
+    if name == "protonet":
+        assert torch.equal(method.predict(batch, 3), _protonet_by_hand(method, batch, 3))
+        assert torch.equal(curve, (_protonet_by_hand(method, batch, 3) == batch["y_q"]).float().mean(1, True)
+                           .expand(-1, 4))
+    if name == "task_embedding":
+        guesses = _task_embedding_by_hand(method, batch, 3)["guesses"]          # (tasks, steps + 1, Q)
+        assert torch.equal(curve, (guesses == batch["y_q"][:, None]).float().mean(-1))
+        assert torch.equal(method.predict(batch, 3), guesses[:, -1])
 
 
 def test_a_named_episode_uses_every_other_utterance_as_query(meta_corpus, sampler):
@@ -321,18 +369,23 @@ def test_a_named_episode_uses_every_other_utterance_as_query(meta_corpus, sample
 
 
 def test_task_embedding_stages_start_from_the_nearest_class_mean(sampler):
+    """Every stage against the pipeline computed by hand; the features are not collapsed and FiLM is not idle."""
     method = make_method("task_embedding", sampler, width=8, seed=0)
     method.meta_train(5, meta_batch=2)
     batch = sampler.tensors([sampler.sample("test", np.random.default_rng(s)) for s in range(3)])
-    st = method.stages(batch, steps=2)
+    st, hand = method.stages(batch, steps=2), _task_embedding_by_hand(method, batch, 2)
+    for key in ("z", "gamma", "beta", "f_s", "w", "b"):
+        assert torch.allclose(st[key], hand[key], atol=1e-5), key
+    assert st["gamma"].abs().min() > 1e-4 and st["beta"].abs().min() > 1e-4           # FiLM moved every feature
     f_s, f_q = st["f_s"], st["f_q"]
     for t in range(3):
         mu = torch.stack([f_s[t][batch["y_s"][t] == c].mean(0) for c in range(3)])
+        assert torch.pdist(mu).min() > 1e-2 * mu.norm(dim=-1).max()                    # classes apart, not collapsed
         assert torch.allclose(st["w0"][t], mu, atol=1e-6)
         assert torch.allclose(st["b0"][t], -(mu ** 2).sum(-1) / 2, atol=1e-5)
         assert torch.equal(st["before"][t], torch.cdist(f_q[t], mu).argmin(-1))
-    assert torch.equal(st["after"], method.predict(batch, 2))
-    assert st["z"].shape == (3, 8) and st["gamma"].shape == (3, 8)
+    assert torch.equal(st["before"], hand["guesses"][:, 0]) and torch.equal(st["after"], hand["guesses"][:, 2])
+    assert (st["w"] - st["w0"]).abs().max() > 1e-3                                  # the steps moved the head
 
 
 def test_episodes_shuffle_the_label_map_and_the_fixed_map_is_sorted(meta_corpus):
