@@ -215,20 +215,48 @@ def _tar_with(path, names):
             tar.addfile(info, io.BytesIO(b"ok"))
 
 
-def test_safe_extract_extracts_normal_archive(tmp_path):
+@pytest.fixture(params=["data filter", "no data filter"])
+def python_tarfile(request, monkeypatch):
+    """Python >= 3.11.4 (tarfile's ``data`` filter) or an older one (the manual checks alone)."""
+    if request.param == "no data filter":
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    return request.param
+
+
+def test_safe_extract_extracts_normal_archive(tmp_path, python_tarfile):
     archive = tmp_path / "good.tar.gz"
     _tar_with(archive, ["pkg-1.0/setup.py", "pkg-1.0/pkg/__init__.py"])
     inst.safe_extract(archive, tmp_path / "out")
     assert _files(tmp_path / "out") == {"pkg-1.0/setup.py", "pkg-1.0/pkg/__init__.py"}
 
 
-def test_safe_extract_refuses_path_traversal(tmp_path):
+@pytest.mark.parametrize("name", ["../escaped.txt", "pkg-1.0/../../escaped.txt", "../out-side/escaped.txt"])
+def test_safe_extract_refuses_path_traversal(tmp_path, python_tarfile, name):
+    """Nothing is written, not even the good files before the bad one; out-side/ only shares out/'s prefix."""
     archive = tmp_path / "evil.tar.gz"
-    _tar_with(archive, ["../escaped.txt"])
+    _tar_with(archive, ["pkg-1.0/setup.py", name])
     (tmp_path / "out").mkdir()
-    with pytest.raises((tarfile.TarError, ValueError)):
+    with pytest.raises(ValueError, match="unsafe path in archive"):
         inst.safe_extract(archive, tmp_path / "out")
-    assert not (tmp_path / "escaped.txt").exists()
+    assert _files(tmp_path) == {"evil.tar.gz"}
+
+
+@pytest.mark.parametrize("kind, target", [(tarfile.SYMTYPE, "setup.py"), (tarfile.SYMTYPE, "/etc/passwd"),
+                                          (tarfile.LNKTYPE, "pkg-1.0/setup.py"), (tarfile.CHRTYPE, "")],
+                         ids=["symlink inside", "symlink outside", "hard link", "device"])
+def test_safe_extract_refuses_links_and_devices_even_inside(tmp_path, python_tarfile, kind, target):
+    """learn2learn's sdist has no links (684 files and folders): any link in an archive is refused."""
+    archive = tmp_path / "links.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        info = tarfile.TarInfo("pkg-1.0/setup.py")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"ok"))
+        link = tarfile.TarInfo("pkg-1.0/link")
+        link.type, link.linkname = kind, target
+        tar.addfile(link)
+    with pytest.raises(ValueError, match="refusing link or device in archive: pkg-1.0/link"):
+        inst.safe_extract(archive, tmp_path / "out")
+    assert not (tmp_path / "out" / "pkg-1.0").exists()
 
 
 def _wheel_with(path, names):
