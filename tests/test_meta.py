@@ -253,12 +253,14 @@ def test_maml_adapts_to_a_new_speaker_far_better_than_scratch_and_no_worse_than_
 
 
 def test_five_way_five_shot_speaker_identification_is_well_above_chance(meta_preset):
+    """At these settings (fast mode) seeds 0-3 of training and 3 sets of test episodes gave 0.38-0.45 for MAML
+    (0.44 here) and 0.42-0.52 for ProtoNet (0.49 here); a bug costing a third of the gain over chance fails."""
     ids = EpisodeSampler(meta_preset, "speaker_id", n_way=5, k_shot=5, queries=3)
-    for name in ("maml", "protonet"):
+    for name, floor in (("maml", 0.37), ("protonet", 0.40)):
         method = make_method(name, ids, seed=0)
         method.meta_train(100, meta_batch=8, seed=0)
         accuracy, _ = evaluate(method, ids, tasks=60, steps=5)["accuracy"]
-        assert accuracy > 0.2 + 0.15, (name, accuracy)
+        assert accuracy > floor, (name, accuracy)
 
 
 def test_non_finite_losses_are_named(meta_corpus):
