@@ -432,6 +432,42 @@ def test_grouped_folds_keep_a_speaker_out_of_its_own_training_fold():
         linear_r2(x, value, groups=np.zeros(100))
 
 
+def test_speaker_id_trains_on_training_speakers_only_and_impossible_tasks_are_named(meta_corpus):
+    """Training episodes never show a held-out speaker; a named episode cannot be a speaker_id task; holding out
+    every condition leaves nothing to meta-train on."""
+    held = set(meta_corpus.split("heldout").speaker_ids())
+    ids = EpisodeSampler(meta_corpus, "speaker_id", n_way=3, k_shot=2, queries=1)
+    rng, seen = np.random.default_rng(0), set()
+    for _ in range(20):
+        e = ids.sample("train", rng)
+        assert [meta_corpus[i].speaker for i in np.r_[e.support, e.query]] == [
+            e.classes[y] for y in np.r_[e.support_y, e.query_y]]
+        seen |= set(e.classes)
+    assert not seen & held and len(seen) == len({u.speaker for u in meta_corpus}) - len(held)
+    with pytest.raises(ValueError, match="speaker_id episodes mix several speakers; name a task of another family"):
+        ids.episode(sorted(held)[0], 2, np.random.default_rng(0))
+    noise = EpisodeSampler(meta_corpus, "noise", n_way=2, k_shot=1, queries=1)
+    everything = noise.tasks("train") + noise.tasks("test")
+    with pytest.raises(ValueError, match="no train tasks of family 'noise' in this corpus"):
+        EpisodeSampler(meta_corpus, "noise", n_way=2, k_shot=1, queries=1, held_out=everything)
+
+
+def test_finetune_picks_its_inner_lr_on_training_episodes_and_copies_the_known_head_rows(sampler, monkeypatch):
+    splits, sample = [], sampler.sample
+    monkeypatch.setattr(sampler, "sample", lambda split, rng: splits.append(split) or sample(split, rng))
+    method = make_method("finetune", sampler, width=8, seed=0, inner_steps=2)
+    method.meta_train(2, meta_batch=2)
+    assert set(splits) == {"train"}
+    scores = method.lr_scores
+    assert list(scores) == list(method.LR_GRID) and len(set(scores.values())) > 1
+    assert all(scores[method.inner_lr] >= v for v in scores.values())
+    known = method.class_names[:2]
+    start = method.start([known[1], "a class never seen", known[0]])
+    rows = [method.full_head.weight[1], torch.zeros(8), method.full_head.weight[0]]
+    assert all(torch.equal(start["head.weight"][i], r) for i, r in enumerate(rows))
+    assert start["head.bias"].tolist() == [method.full_head.bias[1].item(), 0.0, method.full_head.bias[0].item()]
+
+
 def test_task_space_splits_film_ablation_and_scratch_lr_grid(sampler):
     from mtlkit.meta.experiment import task_space
 
