@@ -115,19 +115,23 @@ def remove_generated_c_files(root):
 
 
 def safe_extract(archive, dest):
-    """Extract a tar archive into ``dest``, refusing links and paths outside it."""
+    """Extract a tar archive into ``dest``, refusing links, devices and paths outside it (an sdist needs none).
+
+    Every member is checked before anything is written; Python's ``data`` filter, where there is one, also runs
+    (it alone would let links that stay inside ``dest`` through).
+    """
     dest = Path(dest).resolve()
     with tarfile.open(archive) as tar:
-        if hasattr(tarfile, "data_filter"):
-            tar.extractall(dest, filter="data")
-            return
         for member in tar.getmembers():
             target = (dest / member.name).resolve()
             if dest not in target.parents and target != dest:
                 raise ValueError(f"unsafe path in archive: {member.name}")
             if member.issym() or member.islnk() or member.isdev():
                 raise ValueError(f"refusing link or device in archive: {member.name}")
-        tar.extractall(dest)
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(dest, filter="data")
+        else:
+            tar.extractall(dest)
 
 
 def remove_stray_packages(root, keep="learn2learn"):

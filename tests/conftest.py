@@ -3,8 +3,24 @@ import tempfile
 
 import pytest
 
+pytest_plugins = ["pytester"]              # tests of the conftest's own fixtures run pytest in-process
+
 # Tests never touch the user's cache: make test sets MTLKIT_CACHE, a bare pytest run gets a temporary one.
 os.environ.setdefault("MTLKIT_CACHE", tempfile.mkdtemp(prefix="mtlkit-test-cache-"))
+
+
+@pytest.fixture(scope="session")
+def learn2learn():
+    """learn2learn, imported quietly; without it a test skips, or fails when MTLKIT_REQUIRE_L2L is set (not "" or 0)."""
+    from mtlkit.meta import import_learn2learn
+
+    try:
+        return import_learn2learn()
+    except ImportError as exc:
+        message = f"learn2learn is not importable ({exc}); install it with `python -m mtlkit.install_learn2learn`"
+        if os.environ.get("MTLKIT_REQUIRE_L2L", "") not in ("", "0"):
+            pytest.fail(f"MTLKIT_REQUIRE_L2L is set but {message}")
+        pytest.skip(message)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ learn2learn tests skip when it is not importable, unless MTLKIT_REQUIRE_L2L is s
 import copy
 import io
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -20,40 +21,40 @@ from torch import nn
 from torch.func import functional_call
 
 from mtlkit import install_learn2learn as inst
-from mtlkit.meta import import_learn2learn
 
 LR = 0.1
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _learn2learn():
-    """Import learn2learn; skip if absent, or fail when MTLKIT_REQUIRE_L2L is set."""
-    try:
-        learn2learn = import_learn2learn()
-    except ImportError as exc:
-        message = (f"learn2learn is not importable ({exc}); "
-                   "install it with `python -m mtlkit.install_learn2learn`")
-        if os.environ.get("MTLKIT_REQUIRE_L2L", "") not in ("", "0"):
-            pytest.fail(f"MTLKIT_REQUIRE_L2L is set but {message}")
-        pytest.skip(message)
-    return learn2learn
-
-
 # --- (a) import -------------------------------------------------------------
 
 
-def test_import_and_version():
-    l2l = _learn2learn()
-    assert l2l.__version__ == "0.2.0"
-    assert hasattr(l2l.algorithms, "MAML")
+def test_import_and_version(learn2learn):
+    assert learn2learn.__version__ == "0.2.0"
+    assert hasattr(learn2learn.algorithms, "MAML")
 
 
-def test_cython_extensions_are_compiled():
-    _learn2learn()
+def test_cython_extensions_are_compiled(learn2learn):
     from learn2learn.data import meta_dataset, task_dataset, transforms
 
     for module in (meta_dataset, task_dataset, transforms):
         assert module.__file__.endswith((".so", ".pyd")), module.__file__
+
+
+def test_without_learn2learn_its_tests_skip_or_fail_when_it_is_required(pytester, monkeypatch):
+    """The conftest's learn2learn fixture with the import blocked: a bare run skips, MTLKIT_REQUIRE_L2L=1 fails.
+    No test file skips on learn2learn by itself (pytest.importorskip ignores the flag)."""
+    monkeypatch.setitem(sys.modules, "learn2learn", None)
+    pytester.makeconftest((ROOT / "tests" / "conftest.py").read_text())
+    pytester.makepyfile("def test_uses_it(learn2learn):\n    pass\n")
+    for flag, outcome in (("", dict(skipped=1)), ("0", dict(skipped=1)), ("1", dict(errors=1))):
+        monkeypatch.setenv("MTLKIT_REQUIRE_L2L", flag)
+        run = pytester.runpytest("-rs", "-p", "no:cacheprovider")
+        run.assert_outcomes(**outcome)
+        assert "learn2learn is not importable" in run.stdout.str()
+    assert "MTLKIT_REQUIRE_L2L is set but learn2learn is not importable" in run.stdout.str()
+    for path in (ROOT / "tests").glob("*.py"):
+        assert not re.search(r"importorskip\(\s*.learn2learn|skipif\(.*learn2learn", path.read_text()), path.name
 
 
 # --- (b) a real MAML clone/adapt step ----------------------------------------
@@ -91,13 +92,12 @@ def _maml_query_grads(l2l, model, xs, ys, xq, yq, first_order):
     return learner, grads
 
 
-def test_maml_adapt_matches_hand_computed_step():
-    l2l = _learn2learn()
+def test_maml_adapt_matches_hand_computed_step(learn2learn):
     model, xs, ys, xq, yq = _regression_task()
     before = copy.deepcopy(model.state_dict())
     expected = _hand_adapted(model, xs, ys, create_graph=False)
 
-    learner, _ = _maml_query_grads(l2l, model, xs, ys, xq, yq, first_order=False)
+    learner, _ = _maml_query_grads(learn2learn, model, xs, ys, xq, yq, first_order=False)
 
     adapted = dict(learner.module.named_parameters())
     assert adapted.keys() == expected.keys()
@@ -108,8 +108,7 @@ def test_maml_adapt_matches_hand_computed_step():
         torch.testing.assert_close(value, before[name])
 
 
-def test_maml_second_order_gradient_reaches_original_params():
-    l2l = _learn2learn()
+def test_maml_second_order_gradient_reaches_original_params(learn2learn):
     model, xs, ys, xq, yq = _regression_task()
 
     # Independent second-order meta-gradient: d L_q(theta - lr * dL_s/dtheta) / dtheta.
@@ -123,8 +122,8 @@ def test_maml_second_order_gradient_reaches_original_params():
     fo_loss = _mse(functional_call(model, detached, (xq,)), yq)
     hand_first = dict(zip(detached, torch.autograd.grad(fo_loss, list(detached.values()))))
 
-    _, second = _maml_query_grads(l2l, model, xs, ys, xq, yq, first_order=False)
-    _, first = _maml_query_grads(l2l, model, xs, ys, xq, yq, first_order=True)
+    _, second = _maml_query_grads(learn2learn, model, xs, ys, xq, yq, first_order=False)
+    _, first = _maml_query_grads(learn2learn, model, xs, ys, xq, yq, first_order=True)
 
     for name in hand_second:
         assert second[name] is not None, name
@@ -216,20 +215,48 @@ def _tar_with(path, names):
             tar.addfile(info, io.BytesIO(b"ok"))
 
 
-def test_safe_extract_extracts_normal_archive(tmp_path):
+@pytest.fixture(params=["data filter", "no data filter"])
+def python_tarfile(request, monkeypatch):
+    """Python >= 3.11.4 (tarfile's ``data`` filter) or an older one (the manual checks alone)."""
+    if request.param == "no data filter":
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    return request.param
+
+
+def test_safe_extract_extracts_normal_archive(tmp_path, python_tarfile):
     archive = tmp_path / "good.tar.gz"
     _tar_with(archive, ["pkg-1.0/setup.py", "pkg-1.0/pkg/__init__.py"])
     inst.safe_extract(archive, tmp_path / "out")
     assert _files(tmp_path / "out") == {"pkg-1.0/setup.py", "pkg-1.0/pkg/__init__.py"}
 
 
-def test_safe_extract_refuses_path_traversal(tmp_path):
+@pytest.mark.parametrize("name", ["../escaped.txt", "pkg-1.0/../../escaped.txt", "../out-side/escaped.txt"])
+def test_safe_extract_refuses_path_traversal(tmp_path, python_tarfile, name):
+    """Nothing is written, not even the good files before the bad one; out-side/ only shares out/'s prefix."""
     archive = tmp_path / "evil.tar.gz"
-    _tar_with(archive, ["../escaped.txt"])
+    _tar_with(archive, ["pkg-1.0/setup.py", name])
     (tmp_path / "out").mkdir()
-    with pytest.raises((tarfile.TarError, ValueError)):
+    with pytest.raises(ValueError, match="unsafe path in archive"):
         inst.safe_extract(archive, tmp_path / "out")
-    assert not (tmp_path / "escaped.txt").exists()
+    assert _files(tmp_path) == {"evil.tar.gz"}
+
+
+@pytest.mark.parametrize("kind, target", [(tarfile.SYMTYPE, "setup.py"), (tarfile.SYMTYPE, "/etc/passwd"),
+                                          (tarfile.LNKTYPE, "pkg-1.0/setup.py"), (tarfile.CHRTYPE, "")],
+                         ids=["symlink inside", "symlink outside", "hard link", "device"])
+def test_safe_extract_refuses_links_and_devices_even_inside(tmp_path, python_tarfile, kind, target):
+    """learn2learn's sdist has no links (684 files and folders): any link in an archive is refused."""
+    archive = tmp_path / "links.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        info = tarfile.TarInfo("pkg-1.0/setup.py")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"ok"))
+        link = tarfile.TarInfo("pkg-1.0/link")
+        link.type, link.linkname = kind, target
+        tar.addfile(link)
+    with pytest.raises(ValueError, match="refusing link or device in archive: pkg-1.0/link"):
+        inst.safe_extract(archive, tmp_path / "out")
+    assert not (tmp_path / "out" / "pkg-1.0").exists()
 
 
 def _wheel_with(path, names):
@@ -336,8 +363,7 @@ def test_import_learn2learn_drops_gyms_notice_and_nothing_else(tmp_path):
     assert "a real message" in kit and "UserWarning: a real warning" in kit
 
 
-def test_import_learn2learn_imports_the_real_one_silently():
-    _learn2learn()
+def test_import_learn2learn_imports_the_real_one_silently(learn2learn):
     assert "unmaintained" in _stderr_of("import learn2learn")
     err = _stderr_of("from mtlkit.meta import import_learn2learn; print(import_learn2learn().__version__)")
     assert "unmaintained" not in err and "Gym" not in err

@@ -76,12 +76,11 @@ def _l2l_meta_gradient(l2l, model, batch, lr, steps, first_order):
 
 
 @pytest.mark.parametrize("first_order", [False, True], ids=["second-order", "first-order"])
-def test_meta_gradient_equals_learn2learn_and_vmap_equals_loop(sampler, first_order):
-    l2l = pytest.importorskip("learn2learn")
+def test_meta_gradient_equals_learn2learn_and_vmap_equals_loop(sampler, first_order, learn2learn):
     torch.manual_seed(0)
     model = MetaNet(3, width=16)
     batch = _batch(sampler)
-    ref = _l2l_meta_gradient(l2l, model, batch, 0.3, 2, first_order)
+    ref = _l2l_meta_gradient(learn2learn, model, batch, 0.3, 2, first_order)
     params, buffers = dict(model.named_parameters()), dict(model.named_buffers())
     for vectorize in (True, False):
         loss = meta_loss(model, params, buffers, batch, vectorize=vectorize, steps=2, lr=0.3,
@@ -99,36 +98,116 @@ def test_meta_gradient_equals_learn2learn_and_vmap_equals_loop(sampler, first_or
 
 
 def test_one_inner_step_by_hand_on_a_linear_model():
-    """theta' = theta - a*g_s; first-order meta-gradient = grad L_q(theta'); second order adds -a*H_s grad L_q."""
+    """Two logits (s, -s) of s = x.w: the loss is softplus(-2ts), t = +-1, and everything has a closed form.
+    theta' = theta - a*g_s; first-order meta-gradient = g_q(theta'); second order = (I - a*H_s) g_q(theta')."""
     from mtlkit.meta.functional import adapt
-
-    torch.manual_seed(0)
-    lin = torch.nn.Linear(2, 1, bias=False)
 
     class Net(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.lin = lin
+            self.lin = torch.nn.Linear(2, 1, bias=False, dtype=torch.float64)
 
         def forward(self, x, lengths):
             return torch.cat([self.lin(x), -self.lin(x)], -1)
 
-    net, x, y = Net(), torch.randn(6, 2), torch.randint(0, 2, (6,))
-    params = dict(net.named_parameters())
-    adapted = adapt(net, params, {}, x, None, y, steps=1, lr=0.5)
-    w = params["lin.weight"].detach().clone().requires_grad_()
-    loss = F.cross_entropy(torch.cat([x @ w.T, -x @ w.T], -1), y)
-    g = torch.autograd.grad(loss, w)[0]
-    assert torch.allclose(adapted["lin.weight"], w - 0.5 * g, atol=1e-6)
+    def gradient(x, y, w):
+        t = 1 - 2 * y.double()
+        return (-2 * t * torch.sigmoid(-2 * t * (x @ w)))[:, None].mul(x).mean(0)
+
+    def hessian(x, w):
+        p = torch.sigmoid(2 * (x @ w))
+        return (4 * p * (1 - p))[:, None, None].mul(x[:, :, None] * x[:, None, :]).mean(0)
+
+    torch.manual_seed(0)
+    net, a = Net(), 0.5
+    batch = dict(x_s=torch.randn(2, 6, 2, dtype=torch.float64), len_s=torch.ones(2, 6), y_s=torch.randint(0, 2, (2, 6)),
+                 x_q=torch.randn(2, 4, 2, dtype=torch.float64), len_q=torch.ones(2, 4), y_q=torch.randint(0, 2, (2, 4)))
+    params, w = dict(net.named_parameters()), net.lin.weight.detach()[0]
+    adapted = adapt(net, params, {}, batch["x_s"][0], None, batch["y_s"][0], steps=1, lr=a)
+    assert torch.allclose(adapted["lin.weight"][0], w - a * gradient(batch["x_s"][0], batch["y_s"][0], w))
+    first, second = torch.zeros(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)
+    for i in range(2):
+        g_q = gradient(batch["x_q"][i], batch["y_q"][i], w - a * gradient(batch["x_s"][i], batch["y_s"][i], w))
+        first += g_q / 2
+        second += (torch.eye(2, dtype=torch.float64) - a * hessian(batch["x_s"][i], w)) @ g_q / 2
+    assert (second - first).norm() > 0.2 * first.norm()                   # the second-order term matters here
+    for vectorize in (True, False):
+        for first_order, expected in ((True, first), (False, second)):
+            loss = meta_loss(net, params, {}, batch, vectorize=vectorize, steps=1, lr=a, first_order=first_order)
+            ours = torch.autograd.grad(loss, params["lin.weight"])[0][0]
+            assert torch.allclose(ours, expected, atol=1e-12), (vectorize, first_order, ours, expected)
+
+
+def _double(batch):
+    return {k: v.double() if v.is_floating_point() else v for k, v in batch.items()}
+
+
+def _maml_meta_loss_by_hand(model, batch, lr, steps, first_order=False):
+    """MAML's meta-loss as the paper's reference code writes it: a loop over tasks, torch.autograd.grad."""
+    theta, total = dict(model.named_parameters()), 0.0
+    for t in range(len(batch["y_s"])):
+        params = theta
+        for _ in range(steps):
+            logits = torch.func.functional_call(model, params, (batch["x_s"][t], batch["len_s"][t]))
+            grads = torch.autograd.grad(F.cross_entropy(logits, batch["y_s"][t]), list(params.values()),
+                                        create_graph=not first_order)
+            params = {k: v - lr * g for (k, v), g in zip(params.items(), grads)}
+        logits = torch.func.functional_call(model, params, (batch["x_q"][t], batch["len_q"][t]))
+        total = total + F.cross_entropy(logits, batch["y_q"][t])
+    return total / len(batch["y_s"])
+
+
+def _along(model, loss_of, direction, eps=1e-6):
+    """Central finite difference of loss_of(model) along a direction in parameter space (float64)."""
+    values = []
+    for sign in (1, -1):
+        with torch.no_grad():
+            for p, d in zip(model.parameters(), direction):
+                p += sign * eps * d
+        values.append(loss_of(model).item())
+        with torch.no_grad():
+            for p, d in zip(model.parameters(), direction):
+                p -= sign * eps * d
+    return (values[0] - values[1]) / (2 * eps)
+
+
+def test_meta_gradient_is_the_same_with_vmap_a_loop_by_hand_and_finite_differences(sampler):
+    """No learn2learn needed: meta_loss with vmap and with a loop against autograd by hand, both orders, and the
+    second-order one against central finite differences of the meta-loss along a random direction."""
+    torch.manual_seed(0)
+    model, batch = MetaNet(3, width=8).double(), _double(_batch(sampler, tasks=3))
+    params, buffers = dict(model.named_parameters()), dict(model.named_buffers())
+    ref = {fo: torch.autograd.grad(_maml_meta_loss_by_hand(model, batch, 0.3, 2, fo), list(params.values()))
+           for fo in (False, True)}
+    for vectorize in (True, False):
+        for first_order in (False, True):
+            loss = meta_loss(model, params, buffers, batch, vectorize=vectorize, steps=2, lr=0.3,
+                             first_order=first_order)
+            ours = torch.autograd.grad(loss, list(params.values()))
+            assert max((a - b).abs().max().item() for a, b in zip(ours, ref[first_order])) < 1e-10, first_order
+    direction = [torch.randn_like(p) for p in params.values()]
+    slope = _along(model, lambda m: meta_loss(m, dict(m.named_parameters()), buffers, batch, steps=2, lr=0.3),
+                   direction)
+    second, first = (sum((g * d).sum().item() for g, d in zip(ref[fo], direction)) for fo in (False, True))
+    assert abs(slope - second) < 1e-6 * abs(second), (slope, second)
+    assert abs(slope - first) > 1e-3 * abs(second), (slope, first)       # first order is not the true gradient
 
 
 def test_lstm_encoder_falls_back_to_a_loop_and_refuses_vmap(sampler):
+    """The loop's second-order meta-gradient equals autograd by hand and finite differences (float64)."""
     torch.manual_seed(0)
-    model = MetaNet(3, width=16, encoder="cnn_lstm")
-    batch = _batch(sampler, tasks=2)
+    model, batch = MetaNet(3, width=8, encoder="cnn_lstm").double(), _double(_batch(sampler, tasks=2))
     params, buffers = dict(model.named_parameters()), dict(model.named_buffers())
     loss = meta_loss(model, params, buffers, batch, steps=1, lr=0.3)   # automatically a loop; second order
-    assert all(torch.isfinite(g).all() for g in torch.autograd.grad(loss, list(params.values())))
+    ours = torch.autograd.grad(loss, list(params.values()))
+    ref, first = (torch.autograd.grad(_maml_meta_loss_by_hand(model, batch, 0.3, 1, fo), list(params.values()))
+                  for fo in (False, True))
+    assert max((a - b).abs().max().item() for a, b in zip(ours, ref)) < 1e-10
+    direction = [torch.randn_like(p) for p in params.values()]
+    slope = _along(model, lambda m: meta_loss(m, dict(m.named_parameters()), buffers, batch, steps=1, lr=0.3),
+                   direction)
+    second, first = (sum((g * d).sum().item() for g, d in zip(grads, direction)) for grads in (ours, first))
+    assert abs(slope - second) < 1e-6 * abs(second) and abs(slope - first) > 1e-3 * abs(second), (slope, first)
     with pytest.raises(ValueError, match="no vmap batching rule"):
         meta_loss(model, params, buffers, batch, vectorize=True, steps=1, lr=0.3)
 
@@ -174,12 +253,14 @@ def test_maml_adapts_to_a_new_speaker_far_better_than_scratch_and_no_worse_than_
 
 
 def test_five_way_five_shot_speaker_identification_is_well_above_chance(meta_preset):
+    """At these settings (fast mode) seeds 0-3 of training and 3 sets of test episodes gave 0.38-0.45 for MAML
+    (0.44 here) and 0.42-0.52 for ProtoNet (0.49 here); a bug costing a third of the gain over chance fails."""
     ids = EpisodeSampler(meta_preset, "speaker_id", n_way=5, k_shot=5, queries=3)
-    for name in ("maml", "protonet"):
+    for name, floor in (("maml", 0.37), ("protonet", 0.40)):
         method = make_method(name, ids, seed=0)
         method.meta_train(100, meta_batch=8, seed=0)
         accuracy, _ = evaluate(method, ids, tasks=60, steps=5)["accuracy"]
-        assert accuracy > 0.2 + 0.15, (name, accuracy)
+        assert accuracy > floor, (name, accuracy)
 
 
 def test_non_finite_losses_are_named(meta_corpus):
@@ -214,9 +295,49 @@ def test_reptile_moves_theta_towards_the_adapted_weights_the_same_with_vmap_and_
     assert any(g.abs().sum() > 0 for g in grads[0])
 
 
+def _protonet_by_hand(method, batch, steps):
+    """The nearest class mean of the support embeddings, task by task (no steps)."""
+    model, guesses = method.model.eval(), []
+    with torch.no_grad():
+        for t in range(len(batch["y_s"])):
+            h_s, h_q = model.embed(batch["x_s"][t], batch["len_s"][t]), model.embed(batch["x_q"][t], batch["len_q"][t])
+            mu = torch.stack([h_s[batch["y_s"][t] == c].mean(0) for c in range(method.sampler.n_way)])
+            guesses.append(torch.cdist(h_q, mu).argmin(-1))
+    return torch.stack(guesses)
+
+
+def _task_embedding_by_hand(method, batch, steps):
+    """TaskEmbedding's docstring task by task: z = mean support embedding, FiLM h * (1 + gamma) + beta with
+    (gamma, beta) = film(z), head w = mu, b = -|mu|^2 / 2, then ``steps`` gradient steps with torch.autograd.
+    Returns z, gamma, beta, the FiLM-ed support features f_s, the adapted head w and b, and the query
+    predictions after 0..steps steps."""
+    model, lr = method.model.eval(), method.inner_lr
+    out = dict(z=[], gamma=[], beta=[], f_s=[], w=[], b=[], guesses=[])
+    for t in range(len(batch["y_s"])):
+        y = batch["y_s"][t]
+        with torch.no_grad():
+            h_s, h_q = model.embed(batch["x_s"][t], batch["len_s"][t]), model.embed(batch["x_q"][t], batch["len_q"][t])
+            z = h_s.mean(0)
+            gamma, beta = method.film(z).chunk(2)
+            f_s, f_q = h_s * (1 + gamma) + beta, h_q * (1 + gamma) + beta
+        w = torch.stack([f_s[y == c].mean(0) for c in range(method.sampler.n_way)])
+        b = -(w ** 2).sum(-1) / 2
+        guesses = [(f_q @ w.T + b).argmax(-1)]
+        for _ in range(steps):
+            w, b = w.requires_grad_(), b.requires_grad_()
+            g_w, g_b = torch.autograd.grad(F.cross_entropy(f_s @ w.T + b, y), (w, b))
+            w, b = (w - lr * g_w).detach(), (b - lr * g_b).detach()
+            guesses.append((f_q @ w.T + b).argmax(-1))
+        for key, value in zip(out, (z, gamma, beta, f_s, w, b, torch.stack(guesses))):
+            out[key].append(value)
+    return {key: torch.stack(values) for key, values in out.items()}
+
+
 @pytest.mark.parametrize("name", ["maml", "anil", "metasgd", "protonet", "task_embedding", "cavia", "finetune",
                                   "scratch"])
 def test_predict_agrees_with_the_accuracy_curve(sampler, name):
+    """predict (a loop) against curve (vmap); protonet's and task_embedding's curve is built from their predict,
+    so both are also checked against the method computed by hand."""
     method = make_method(name, sampler, width=8, seed=0)
     method.meta_train(3 if method.meta_trained else 0, meta_batch=2)
     episodes = [sampler.sample("test", np.random.default_rng(s)) for s in range(4)]
@@ -226,6 +347,14 @@ def test_predict_agrees_with_the_accuracy_curve(sampler, name):
         guess = method.predict(batch, steps, episodes)
         assert guess.shape == batch["y_q"].shape
         assert torch.allclose((guess == batch["y_q"]).float().mean(1), curve[:, steps])
+    if name == "protonet":
+        assert torch.equal(method.predict(batch, 3), _protonet_by_hand(method, batch, 3))
+        assert torch.equal(curve, (_protonet_by_hand(method, batch, 3) == batch["y_q"]).float().mean(1, True)
+                           .expand(-1, 4))
+    if name == "task_embedding":
+        guesses = _task_embedding_by_hand(method, batch, 3)["guesses"]          # (tasks, steps + 1, Q)
+        assert torch.equal(curve, (guesses == batch["y_q"][:, None]).float().mean(-1))
+        assert torch.equal(method.predict(batch, 3), guesses[:, -1])
 
 
 def test_a_named_episode_uses_every_other_utterance_as_query(meta_corpus, sampler):
@@ -242,18 +371,23 @@ def test_a_named_episode_uses_every_other_utterance_as_query(meta_corpus, sample
 
 
 def test_task_embedding_stages_start_from_the_nearest_class_mean(sampler):
+    """Every stage against the pipeline computed by hand; the features are not collapsed and FiLM is not idle."""
     method = make_method("task_embedding", sampler, width=8, seed=0)
     method.meta_train(5, meta_batch=2)
     batch = sampler.tensors([sampler.sample("test", np.random.default_rng(s)) for s in range(3)])
-    st = method.stages(batch, steps=2)
+    st, hand = method.stages(batch, steps=2), _task_embedding_by_hand(method, batch, 2)
+    for key in ("z", "gamma", "beta", "f_s", "w", "b"):
+        assert torch.allclose(st[key], hand[key], atol=1e-5), key
+    assert st["gamma"].abs().min() > 1e-4 and st["beta"].abs().min() > 1e-4           # FiLM moved every feature
     f_s, f_q = st["f_s"], st["f_q"]
     for t in range(3):
         mu = torch.stack([f_s[t][batch["y_s"][t] == c].mean(0) for c in range(3)])
+        assert torch.pdist(mu).min() > 1e-2 * mu.norm(dim=-1).max()                    # classes apart, not collapsed
         assert torch.allclose(st["w0"][t], mu, atol=1e-6)
         assert torch.allclose(st["b0"][t], -(mu ** 2).sum(-1) / 2, atol=1e-5)
         assert torch.equal(st["before"][t], torch.cdist(f_q[t], mu).argmin(-1))
-    assert torch.equal(st["after"], method.predict(batch, 2))
-    assert st["z"].shape == (3, 8) and st["gamma"].shape == (3, 8)
+    assert torch.equal(st["before"], hand["guesses"][:, 0]) and torch.equal(st["after"], hand["guesses"][:, 2])
+    assert (st["w"] - st["w0"]).abs().max() > 1e-3                                  # the steps moved the head
 
 
 def test_episodes_shuffle_the_label_map_and_the_fixed_map_is_sorted(meta_corpus):
@@ -296,6 +430,42 @@ def test_grouped_folds_keep_a_speaker_out_of_its_own_training_fold():
         assert not set(groups[train]) & set(groups[test]) and len(train) + len(test) == 100
     with pytest.raises(ValueError, match="at least 2 groups"):
         linear_r2(x, value, groups=np.zeros(100))
+
+
+def test_speaker_id_trains_on_training_speakers_only_and_impossible_tasks_are_named(meta_corpus):
+    """Training episodes never show a held-out speaker; a named episode cannot be a speaker_id task; holding out
+    every condition leaves nothing to meta-train on."""
+    held = set(meta_corpus.split("heldout").speaker_ids())
+    ids = EpisodeSampler(meta_corpus, "speaker_id", n_way=3, k_shot=2, queries=1)
+    rng, seen = np.random.default_rng(0), set()
+    for _ in range(20):
+        e = ids.sample("train", rng)
+        assert [meta_corpus[i].speaker for i in np.r_[e.support, e.query]] == [
+            e.classes[y] for y in np.r_[e.support_y, e.query_y]]
+        seen |= set(e.classes)
+    assert not seen & held and len(seen) == len({u.speaker for u in meta_corpus}) - len(held)
+    with pytest.raises(ValueError, match="speaker_id episodes mix several speakers; name a task of another family"):
+        ids.episode(sorted(held)[0], 2, np.random.default_rng(0))
+    noise = EpisodeSampler(meta_corpus, "noise", n_way=2, k_shot=1, queries=1)
+    everything = noise.tasks("train") + noise.tasks("test")
+    with pytest.raises(ValueError, match="no train tasks of family 'noise' in this corpus"):
+        EpisodeSampler(meta_corpus, "noise", n_way=2, k_shot=1, queries=1, held_out=everything)
+
+
+def test_finetune_picks_its_inner_lr_on_training_episodes_and_copies_the_known_head_rows(sampler, monkeypatch):
+    splits, sample = [], sampler.sample
+    monkeypatch.setattr(sampler, "sample", lambda split, rng: splits.append(split) or sample(split, rng))
+    method = make_method("finetune", sampler, width=8, seed=0, inner_steps=2)
+    method.meta_train(2, meta_batch=2)
+    assert set(splits) == {"train"}
+    scores = method.lr_scores
+    assert list(scores) == list(method.LR_GRID) and len(set(scores.values())) > 1
+    assert all(scores[method.inner_lr] >= v for v in scores.values())
+    known = method.class_names[:2]
+    start = method.start([known[1], "a class never seen", known[0]])
+    rows = [method.full_head.weight[1], torch.zeros(8), method.full_head.weight[0]]
+    assert all(torch.equal(start["head.weight"][i], r) for i, r in enumerate(rows))
+    assert start["head.bias"].tolist() == [method.full_head.bias[1].item(), 0.0, method.full_head.bias[0].item()]
 
 
 def test_task_space_splits_film_ablation_and_scratch_lr_grid(sampler):
