@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from .data import PRESETS, corpus_config, load_corpus
+from .data.espeak import EspeakError
 from .data.generate import build_corpus
 
 
@@ -245,13 +246,17 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Run the command line; errors in the input are printed as one line and exit with status 2."""
+    """Run the command line; errors in the input are printed as one line and exit with status 2, eSpeak NG
+    failures without a traceback and with status 1."""
     args = parser().parse_args(argv)
     try:
         return args.run(args)
     except (ValueError, OSError, FloatingPointError) as err:      # OSError: missing, taken, unwritable, offline
         print(f"mtlkit: error: {err}", file=sys.stderr)
         return 2
+    except EspeakError as err:                   # not the input's fault: status 1, the worker's output below
+        print(f"mtlkit: error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

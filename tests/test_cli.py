@@ -64,6 +64,23 @@ def test_an_output_folder_that_cannot_be_made_is_one_line_with_status_2(tmp_path
     assert started == [] and (tmp_path / "taken.txt").read_text() == "mine"
 
 
+def test_an_espeak_failure_is_named_in_its_first_line_with_status_1(monkeypatch, capsys, tmp_path):
+    """A worker that fails says its exit status and last line first; the CLI prints it with status 1, not 2."""
+    import mtlkit.cli as cli
+    from mtlkit.data.espeak import EspeakError, speak_in_fresh_processes
+
+    script = dict(words=["seven"], prosody={}, rate_wpm=175, gaps=[0.1, 0.1])
+    with pytest.raises(EspeakError) as failed:
+        speak_in_fresh_processes([("", "xx-no-such-voice", [script])])
+    first = str(failed.value).splitlines()[0]
+    assert first.startswith("eSpeak NG worker process failed (exit status 1): ValueError: eSpeak NG has no voice "
+                            "'xx-no-such-voice+"), first
+    monkeypatch.setattr(cli, "build_corpus", lambda config: (_ for _ in ()).throw(failed.value))
+    assert main(["corpus", "make", "--out", str(tmp_path / "c"), "--speakers", "2"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"mtlkit: error: {first}\n")            # then the worker's own output, for the details
+
+
 def test_the_installed_console_script_reports_errors_in_one_line_with_status_2(tmp_path):
     """Through the `mtlkit` executable pip installed, as a user types it."""
     import shutil

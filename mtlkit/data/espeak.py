@@ -23,6 +23,10 @@ _RATE = 1                 # espeak_PARAMETER: espeakRATE (words per minute)
 _DATA_PARTS = ("phondata", "phondata-manifest", "phonindex", "phontab", "intonations", "en_dict", "lang", "voices")
 
 
+class EspeakError(RuntimeError):
+    """eSpeak NG failed: it did not start, synthesise or speak (the message's first line says which)."""
+
+
 class _Event(ctypes.Structure):
     _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint), ("text_position", ctypes.c_int),
                 ("length", ctypes.c_int), ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
@@ -107,7 +111,7 @@ class ESpeak:
         self.lib = ctypes.CDLL(espeakng_loader.get_library_path())
         self.sample_rate = self.lib.espeak_Initialize(_SYNCHRONOUS, 0, str(self.data_dir).encode(), 0)
         if self.sample_rate <= 0:
-            raise RuntimeError(f"eSpeak NG failed to initialise from {self.data_dir}")
+            raise EspeakError(f"eSpeak NG failed to initialise from {self.data_dir}")
         self._chunks: list[np.ndarray] = []
         self._callback = _Callback(self._collect)     # keep a reference: the C side holds only a pointer
         self.lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
@@ -159,7 +163,7 @@ class ESpeak:
         self._chunks = []
         status = self.lib.espeak_Synth(text, len(text) + 1, 0, 0, 0, _SSML | _CHARS_UTF8, None, None)
         if status != 0:
-            raise RuntimeError(f"eSpeak NG synthesis failed (status {status}) for {ssml!r}")
+            raise EspeakError(f"eSpeak NG synthesis failed (status {status}) for {ssml!r}")
         return np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
 
 
@@ -214,7 +218,7 @@ def speak_words(words, voice, prosody, rate_wpm, gaps):
         raw = tts.synth(_ssml(word, prosody), voice, rate_wpm)
         voiced = np.flatnonzero(raw)
         if len(voiced) == 0:
-            raise RuntimeError(f"eSpeak NG produced silence for {word!r} with voice {voice!r}")
+            raise EspeakError(f"eSpeak NG produced silence for {word!r} with voice {voice!r}")
         gap = int(gaps[k] * rate)
         pieces += [np.zeros(gap, np.float32), raw[voiced[0]:voiced[-1] + 1].astype(np.float32) / 32768]
         spans.append((pos + gap, pos + gap + voiced[-1] + 1 - voiced[0]))
@@ -242,7 +246,9 @@ def _run_in_fresh_process(job):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
     done = subprocess.run([sys.executable, "-m", __name__], input=pickle.dumps(job), capture_output=True, env=env)
     if done.returncode != 0:
-        raise RuntimeError(f"eSpeak NG worker failed: {done.stderr.decode(errors='replace')[-2000:]}")
+        said = done.stderr.decode(errors="replace").strip().splitlines() or ["(nothing on stderr)"]
+        raise EspeakError(f"eSpeak NG worker process failed (exit status {done.returncode}): {said[-1]}\n"
+                          + "\n".join(said[-30:]))
     return pickle.loads(done.stdout)
 
 
