@@ -128,7 +128,7 @@ def run_all(page, lab, name: str, timeout: float = float(os.environ.get("E2E_TIM
 def errors_shown(page) -> list:
     """Texts of outputs that show an exception."""
     texts = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
-    return [t[:500] for t in texts if "Traceback" in t or "Error" in t.splitlines()[0] if t.strip()]
+    return [t[:500] for t in texts if t.strip() and ("Traceback" in t or "Error" in t.splitlines()[0])]
 
 
 def test_corpus_tour_runs_in_the_browser_without_errors(lab, browser):
