@@ -1,17 +1,19 @@
 """MAML meta-step: mtlkit (torch.func, vmap over tasks) against learn2learn (clone/adapt per task), same run.
 
-Run: python benchmarks/bench_meta.py [--meta-batch 16] [--steps 5] [--width 32] [--repeats 5]
+Run: python benchmarks/bench_meta.py [--meta-batch 16] [--steps 5] [--width 32] [--repeats 5] [--rounds 3]
 Target: mtlkit >= 1.5x faster than learn2learn at meta-batch 16.
 
 Same model (the kit's MetaNet, CNN encoder), same tasks (5-way 5-shot speaker-adaptation episodes of the 'meta'
-preset, 3 queries per class), same inner steps and learning rate, second order. Prints the median seconds per
-meta-step, the speed-up, the largest difference between the two meta-gradients, and the peak memory of each:
-the growth of peak RSS during the steps (sampled every 5 ms), each implementation in its own small process
-that only loads the saved episodes. One-time costs (the imports, learn2learn's alone about 200 MB, and a first
-meta-step on one task, which loads what torch loads lazily) are paid and printed before measuring. Every row
-is the median of --repeats timed steps after one warm-up step, with its interquartile range. Also times vmap in
-chunks of 4 tasks (chunk_size bounds memory), mtlkit's per-task loop, and the cnn_lstm encoder (a loop: LSTM has
-no vmap rule); that row is a different model, so it has no ratio against learn2learn.
+preset, 3 queries per class), same inner steps and learning rate, second order. Prints the seconds per meta-step,
+the speed-up, the largest difference between the two meta-gradients, and the peak memory of each: the growth of
+peak RSS during the steps (sampled every 5 ms). Each implementation runs in its own small process that only loads
+the saved episodes, once per round, rows rotated from round to round: the same code's speed differs between
+processes (measured: mtlkit's loop 0.50 s/step in one, 0.95 s in the next). A row gives the median over rounds of
+each process's median of --repeats steps after a warm-up, and the fastest and slowest process. One-time costs (the
+imports, learn2learn's alone about 200 MB, and a first meta-step on one task, which loads what torch loads lazily)
+are paid before measuring and printed apart. Also times vmap in chunks of 4 tasks (chunk_size bounds memory),
+mtlkit's per-task loop, and the cnn_lstm encoder (a loop: LSTM has no vmap rule); that row is a different model, so
+it has no ratio against learn2learn.
 """
 import argparse
 import json
@@ -80,7 +82,7 @@ class PeakRSS:
 
 
 def measure(which: str, data: str, steps: int, width: int, repeats: int) -> dict:
-    """Seconds per meta-step (median and quartiles of the timed steps) and memory (MB) of one implementation.
+    """Seconds per meta-step (the median of the timed steps) and memory (MB) of one implementation.
 
     One-time setup (the imports, learn2learn's too, and a first meta-step on one task, which loads what torch and
     learn2learn load lazily) is done and reported before measuring; then a warm-up step on the whole batch and
@@ -106,9 +108,7 @@ def measure(which: str, data: str, steps: int, width: int, repeats: int) -> dict
             start = time.perf_counter()
             run(batch)
             times.append(time.perf_counter() - start)
-    timed = times[1:]
-    return dict(seconds=float(np.median(timed)), q25=float(np.quantile(timed, 0.25)),
-                q75=float(np.quantile(timed, 0.75)), peak_mb=memory.peak - base, setup_mb=base - start_mb)
+    return dict(seconds=float(np.median(times[1:])), peak_mb=memory.peak - base, setup_mb=base - start_mb)
 
 
 def main():
@@ -116,7 +116,8 @@ def main():
     parser.add_argument("--meta-batch", type=int, default=16)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--width", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5, help="timed meta-steps per process (after one warm-up)")
+    parser.add_argument("--rounds", type=int, default=3, help="fresh processes per row, interleaved with the others")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -133,26 +134,31 @@ def main():
     model = MetaNet(5, width=args.width)
     ours, ref = step_mtlkit(model, batch, args.steps, True), step_l2l(model, batch, args.steps)
     diff = max((a - b).abs().max().item() for a, b in zip(ours, ref))
-    results = {}
+    rows = ("learn2learn", "mtlkit-vmap", "mtlkit-vmap-chunk4", "mtlkit-loop", "mtlkit-lstm-loop")
+    runs = {which: [] for which in rows}
     with tempfile.TemporaryDirectory() as tmp:
         data = str(Path(tmp) / "batch.pt")
         torch.save(batch, data)
-        for which in ("learn2learn", "mtlkit-vmap", "mtlkit-vmap-chunk4", "mtlkit-loop", "mtlkit-lstm-loop"):
-            out = subprocess.run([sys.executable, __file__, "--measure", which, "--data", data, "--steps",
-                                  str(args.steps), "--width", str(args.width), "--repeats", str(args.repeats)],
-                                 capture_output=True, text=True, check=True)
-            results[which] = json.loads(out.stdout.strip().splitlines()[-1])
+        for k in range(args.rounds):                   # a fresh process per row and round, rows rotated per round
+            for which in rows[k % len(rows):] + rows[:k % len(rows)]:
+                out = subprocess.run([sys.executable, __file__, "--measure", which, "--data", data, "--steps",
+                                      str(args.steps), "--width", str(args.width), "--repeats", str(args.repeats)],
+                                     capture_output=True, text=True, check=True)
+                runs[which].append(json.loads(out.stdout.strip().splitlines()[-1]))
     print(describe(calibrate()))
     print(f"MAML meta-step, second order, meta-batch {args.meta_batch}, {args.steps} inner steps (lr {LR}), "
           f"5-way 5-shot + 3 queries per class, width {args.width}, {torch.get_num_threads()} threads")
-    print(f"  median of {args.repeats} timed meta-steps after one warm-up [25%-75%]; peak memory: growth of the "
-          f"process's RSS during the steps; one-time: imports and a first one-task step, before measuring")
-    base = results["learn2learn"]["seconds"]
-    for which, r in results.items():
-        ratio = (f"speed-up vs learn2learn {base / r['seconds']:.2f}x" if which != "mtlkit-lstm-loop" else
-                 f"{'(a different model: no ratio)':<29}")
-        print(f"  {which:<18} {r['seconds']:.3f} s/step [{r['q25']:.3f}-{r['q75']:.3f}]   {ratio}   "
-              f"peak memory +{r['peak_mb']:.0f} MB   one-time +{r['setup_mb']:.0f} MB")
+    print(f"  {args.rounds} rounds, each row in a fresh process per round: the median over rounds of each process's "
+          f"median of {args.repeats} timed meta-steps (after one warm-up) [the fastest and slowest process]; peak "
+          f"memory: growth of the process's RSS during the steps; one-time: imports and a first one-task step")
+    median = {which: float(np.median([r["seconds"] for r in runs[which]])) for which in rows}
+    for which in rows:
+        seconds = [r["seconds"] for r in runs[which]]
+        ratio = (f"speed-up vs learn2learn {median['learn2learn'] / median[which]:.2f}x"
+                 if which != "mtlkit-lstm-loop" else f"{'(a different model: no ratio)':<29}")
+        print(f"  {which:<18} {median[which]:.3f} s/step [{min(seconds):.3f}-{max(seconds):.3f}]   {ratio}   "
+              f"peak memory +{np.median([r['peak_mb'] for r in runs[which]]):.0f} MB   "
+              f"one-time +{np.median([r['setup_mb'] for r in runs[which]]):.0f} MB")
     print("  mtlkit-lstm-loop runs the cnn_lstm encoder (a BiLSTM after the CNN; no vmap rule, so a loop), the other "
           "rows the same CNN encoder")
     print(f"  max |meta-gradient difference| mtlkit-vmap vs learn2learn: {diff:.2e}")
