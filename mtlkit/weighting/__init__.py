@@ -34,7 +34,7 @@ def weighting_options(name: str) -> dict[str, object]:
     """The options of weighting ``name`` with their defaults, e.g. ``{'temp': 2.0}`` for 'dwa'."""
     check_choice("weighting", name, list(WEIGHTINGS))
     parameters = list(inspect.signature(WEIGHTINGS[name].__init__).parameters.values())[2:]   # after self, tasks
-    return {p.name: p.default for p in parameters}
+    return {p.name: p.default for p in parameters if p.kind is not p.VAR_KEYWORD}   # Weighting's own **options
 
 
 def make_weighting(name: str, tasks: list[str], **options) -> Weighting:

@@ -23,9 +23,6 @@ class ConFIG(Weighting):
     needs_grads = True
     grad_on = "representation"
 
-    def __init__(self, tasks: list[str]):
-        super().__init__(tasks)
-
     def forward(self, losses: Tensor, grads: Tensor | None = None) -> Combination:
         dots = gram(check_grads(grads, self.num_tasks))
         norms = dots.diagonal().clamp_min(0).sqrt()

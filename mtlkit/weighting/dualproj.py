@@ -24,9 +24,6 @@ class DualProj(Weighting):
     grad_on = "representation"
     max_tasks = MAX_TASKS
 
-    def __init__(self, tasks: list[str]):
-        super().__init__(tasks)
-
     def forward(self, losses: Tensor, grads: Tensor | None = None) -> Combination:
         dots = gram(check_grads(grads, self.num_tasks))
         mean = torch.full((self.num_tasks,), 1 / self.num_tasks, dtype=dots.dtype)

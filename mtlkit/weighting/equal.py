@@ -13,8 +13,5 @@ class Equal(Weighting):
     Introduced in notebooks/04_loss_weighting.ipynb.
     """
 
-    def __init__(self, tasks: list[str]):
-        super().__init__(tasks)
-
     def forward(self, losses: Tensor, grads: Tensor | None = None) -> Combination:
         return weighted_sum(torch.ones(self.num_tasks), losses)

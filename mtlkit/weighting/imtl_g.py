@@ -22,9 +22,6 @@ class IMTLG(Weighting):
     needs_grads = True
     grad_on = "representation"
 
-    def __init__(self, tasks: list[str]):
-        super().__init__(tasks)
-
     def forward(self, losses: Tensor, grads: Tensor | None = None) -> Combination:
         dots = gram(check_grads(grads, self.num_tasks))           # (T, T): everything below needs only dot products
         if self.num_tasks == 1:

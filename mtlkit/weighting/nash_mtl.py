@@ -51,9 +51,6 @@ class NashMTL(Weighting):
     needs_grads = True
     grad_on = "representation"
 
-    def __init__(self, tasks: list[str]):
-        super().__init__(tasks)
-
     def forward(self, losses: Tensor, grads: Tensor | None = None) -> Combination:
         grads = check_grads(grads, self.num_tasks)
         dots = gram(grads)

@@ -27,9 +27,6 @@ class UPGrad(Weighting):
     grad_on = "representation"
     max_tasks = MAX_TASKS
 
-    def __init__(self, tasks: list[str]):
-        super().__init__(tasks)
-
     def forward(self, losses: Tensor, grads: Tensor | None = None) -> Combination:
         dots = gram(check_grads(grads, self.num_tasks))
         v = project_weights(dots, torch.eye(self.num_tasks, dtype=dots.dtype))    # column i: pi(g_i)'s weights
