@@ -72,11 +72,17 @@ def test_cross_stitch_at_identity_equals_separate_towers():
     assert not torch.allclose(stitched(x, lengths).logits["vad"], b["vad"])
 
 
+def _hard_sharing_with_the_weights_of(model, but: str):
+    """A hard-sharing model holding model's encoder and heads: every weight except those named ``but...``."""
+    hard = MultiTaskModel(TASKS, sharing="hard", width=16).eval()
+    hard.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith(but)})
+    return hard
+
+
 def test_gated_with_gates_forced_open_equals_hard_sharing():
     torch.manual_seed(0)
     gated = MultiTaskModel(TASKS, sharing="gated", width=16).eval()
-    hard = MultiTaskModel(TASKS, sharing="hard", width=16).eval()
-    hard.load_state_dict({k: v for k, v in gated.state_dict().items() if not k.startswith("gates.")})
+    hard = _hard_sharing_with_the_weights_of(gated, but="gates.")
     x, lengths = _batch()
     gated.gates_forced_open = True
     a, b = gated(x, lengths).logits, hard(x, lengths).logits
@@ -574,8 +580,7 @@ def test_cgc_without_task_experts_is_mmoe_and_with_one_shared_expert_is_hard_sha
 def test_mtan_with_attention_forced_open_is_hard_sharing():
     torch.manual_seed(0)
     mtan = MultiTaskModel(TASKS, sharing="mtan", width=16).eval()
-    hard = MultiTaskModel(TASKS, sharing="hard", width=16).eval()
-    hard.load_state_dict({k: v for k, v in mtan.state_dict().items() if not k.startswith("attention.")})
+    hard = _hard_sharing_with_the_weights_of(mtan, but="attention.")
     x, lengths = _batch()
     with torch.no_grad():
         for modules in mtan.attention.values():
